@@ -1,0 +1,53 @@
+"""Items endpoints: thin, documented, and free of business rules."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query, status
+
+from ..problems import problem_responses
+from .dependencies import ItemServiceDep
+from .schemas import ItemCreate, ItemPage, ItemRead, ItemUpdate
+
+router = APIRouter(prefix="/items", tags=["items"])
+
+
+@router.post(
+    "",
+    summary="Create an item",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(409, 422),
+)
+async def create_item(data: ItemCreate, service: ItemServiceDep) -> ItemRead:
+    return await service.create(data)
+
+
+@router.get("", summary="List items", responses=problem_responses(422))
+async def list_items(
+    service: ItemServiceDep,
+    limit: Annotated[int, Query(ge=1, le=100, description="Items per page")] = 20,
+    offset: Annotated[int, Query(ge=0, description="Items to skip")] = 0,
+) -> ItemPage:
+    return await service.page(limit=limit, offset=offset)
+
+
+@router.get("/{item_id}", summary="Read an item", responses=problem_responses(404, 422))
+async def read_item(item_id: UUID, service: ItemServiceDep) -> ItemRead:
+    return await service.get(item_id)
+
+
+@router.patch("/{item_id}", summary="Update an item", responses=problem_responses(404, 409, 422))
+async def update_item(item_id: UUID, data: ItemUpdate, service: ItemServiceDep) -> ItemRead:
+    return await service.update(item_id, data)
+
+
+@router.delete(
+    "/{item_id}",
+    summary="Delete an item",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(404, 422),
+)
+async def delete_item(item_id: UUID, service: ItemServiceDep) -> None:
+    await service.delete(item_id)

@@ -1,0 +1,39 @@
+"""Probes: liveness never looks at dependencies, readiness does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from httpx import ASGITransport, AsyncClient
+
+from tests.apps import make_settings, running_app
+
+
+async def test_livez(client: AsyncClient) -> None:
+    response = await client.get("/livez")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_readyz_when_dependencies_answer(client: AsyncClient) -> None:
+    response = await client.get("/readyz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "checks": {"database": "ok", "cache": "ok"}}
+
+
+async def test_readyz_when_the_database_is_down(tmp_path: Path) -> None:
+    # A directory is not a database file: every connection attempt fails.
+    settings = make_settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path}", migrate_on_startup=False
+    )
+    async with running_app(settings) as app:
+        transport = ASGITransport(app=app)
+        async with AsyncClient(transport=transport, base_url="http://testserver") as client:
+            response = await client.get("/readyz")
+            liveness = await client.get("/livez")
+
+    assert response.status_code == 503
+    assert response.json()["checks"]["database"] == "unavailable"
+    assert liveness.status_code == 200
