@@ -18,6 +18,20 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 logger = logging.getLogger(__name__)
 
 
+# RFC 9110's reason phrases, which Python adopted only in 3.13.
+_RFC_9110_PHRASES = {
+    413: "Content Too Large",
+    414: "URI Too Long",
+    416: "Range Not Satisfiable",
+    422: "Unprocessable Content",
+}
+
+
+def reason_phrase(status: int) -> str:
+    """The standard phrase for `status`, the same on every Python version."""
+    return _RFC_9110_PHRASES.get(status) or HTTPStatus(status).phrase
+
+
 class Problem(BaseModel):
     """An RFC 9457 problem details object."""
 
@@ -53,7 +67,7 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` entries documenting problem+json bodies."""
     return {
         status: {
-            "description": HTTPStatus(status).phrase,
+            "description": reason_phrase(status),
             "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
         }
         for status in statuses
@@ -65,7 +79,7 @@ def problem_response(
 ) -> JSONResponse:
     """A problem+json response for `status`, titled with its standard phrase."""
     problem = Problem(
-        title=HTTPStatus(status).phrase,
+        title=reason_phrase(status),
         status=status,
         detail=detail,
         instance=request.url.path,

@@ -1,0 +1,1 @@
+"""Tests of the Copier template: rendering, refusals, the rendered projects' own gates."""

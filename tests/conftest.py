@@ -1,0 +1,21 @@
+"""Shared set-up of the template's tests: environment for subprocesses and the server fixtures."""
+
+from __future__ import annotations
+
+import os
+
+# Before anything runs a subprocess. uv must use the machine's Pythons (pyenv's shims
+# expose python3.11, 3.12 and 3.13 with this PYENV_VERSION), never download one.
+os.environ.setdefault("UV_PYTHON_DOWNLOADS", "never")
+os.environ.setdefault("PYENV_VERSION", "3.11.7:3.12.1:3.13.0")
+# copier commits a dirty template in its clone, and the harness commits rendered projects:
+# neither may depend on the machine's git configuration.
+for _name, _value in {
+    "GIT_AUTHOR_NAME": "Template Tests",
+    "GIT_AUTHOR_EMAIL": "template-tests@example.com",
+    "GIT_COMMITTER_NAME": "Template Tests",
+    "GIT_COMMITTER_EMAIL": "template-tests@example.com",
+}.items():
+    os.environ.setdefault(_name, _value)
+
+pytest_plugins = ("tests.servers",)
