@@ -26,7 +26,7 @@ install: | $(UV) ## Install the locked tools into .venv (uv sync --frozen)
 
 .PHONY: test
 test: install ## Render the template and run every test, in parallel
-	$(RUN) pytest -n auto $(PYTEST_ARGS)
+	$(RUN) pytest -n auto --dist loadgroup $(PYTEST_ARGS)
 
 .PHONY: test-fast
 test-fast: install ## The tests without the rendered projects' own gates

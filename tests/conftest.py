@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 # Before anything runs a subprocess. uv must use the machine's Pythons (pyenv's shims
 # expose python3.11, 3.12 and 3.13 with this PYENV_VERSION), never download one.
 os.environ.setdefault("UV_PYTHON_DOWNLOADS", "never")
@@ -19,3 +21,22 @@ for _name, _value in {
     os.environ.setdefault(_name, _value)
 
 pytest_plugins = ("tests.servers",)
+
+# Measurements that tests record with `record_property("measure: <what>", value)`:
+# printed at the end of the run (pytest-xdist carries them back from its workers).
+MEASURE_PREFIX = "measure: "
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    measures = [
+        (name.removeprefix(MEASURE_PREFIX), value)
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if isinstance(report, pytest.TestReport) and report.when == "call"
+        for name, value in report.user_properties
+        if name.startswith(MEASURE_PREFIX)
+    ]
+    if measures:
+        terminalreporter.section("measurements")
+        for name, value in sorted(measures):
+            terminalreporter.write_line(f"{name}: {value}")
