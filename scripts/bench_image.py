@@ -43,9 +43,7 @@ def seconds_to_healthy(reference: str) -> float:
     try:
         while True:
             try:
-                with urllib.request.urlopen(
-                    f"http://127.0.0.1:{port}/livez", timeout=1
-                ):
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/livez", timeout=1):
                     return time.perf_counter() - started
             except OSError:
                 if time.perf_counter() - started > 30:
