@@ -209,11 +209,13 @@ def test_conditional_files(case: Case, project: Path) -> None:
         "src/<package>/__init__.py": (package / "__init__.py").is_file(),
         "src/<package>/redis_cache.py": (package / "redis_cache.py").is_file(),
         ".github/workflows/*.yml": any(project.glob(".github/workflows/*.y*ml")),
+        "charts/*/Chart.yaml": any(project.glob("charts/*/Chart.yaml")),
     }
     expected = {
         "src/<package>/__init__.py": True,
         "src/<package>/redis_cache.py": case.answer("cache") == "redis",
         ".github/workflows/*.yml": case.answer("github_actions"),
+        "charts/*/Chart.yaml": case.answer("helm"),
     }
     wrong = mismatches(expected, found)
     assert not wrong, "\n".join(wrong)
