@@ -232,10 +232,12 @@ def test_pyproject_follows_answers(case: Case, project: Path) -> None:
     assert pyproject["requires-python"] == f">={case.answer('python_version')}"
     assert (project / ".python-version").read_text() == f"{case.answer('python_version')}\n"
     dependencies = requirement_names(pyproject["dependencies"])
-    found = {name: name in dependencies for name in ("asyncpg", "redis")}
+    found = {name: name in dependencies for name in ("asyncpg", "redis", "hvac", "python-dotenv")}
     expected = {
         "asyncpg": case.answer("database") == "postgresql",
         "redis": case.answer("cache") == "redis",
+        "hvac": case.answer("vault") == "api",
+        "python-dotenv": case.answer("vault") == "agent",
     }
     wrong = mismatches(expected, found)
     assert not wrong, "runtime dependencies:\n" + "\n".join(wrong)

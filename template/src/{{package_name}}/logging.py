@@ -33,15 +33,21 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+class ServiceHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The handler configure_logging installs, told apart from handlers others add."""
+
+
 def configure_logging(level: str) -> None:
-    """Route the root logger and uvicorn's loggers through one handler."""
-    handler = logging.StreamHandler(sys.stdout)
+    """Route the root logger and uvicorn's loggers through one handler (idempotent)."""
+    handler = ServiceHandler(sys.stdout)
     if sys.stdout.isatty():
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-8s %(name)s: %(message)s"))
     else:
         handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    for installed in [h for h in root.handlers if isinstance(h, ServiceHandler)]:
+        root.removeHandler(installed)
+    root.addHandler(handler)
     root.setLevel(level)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         uvicorn_logger = logging.getLogger(name)

@@ -8,7 +8,6 @@ from http import HTTPStatus
 from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
-from ..db import ping
 from .deps import StateDep
 
 router = APIRouter(tags=["health"])
@@ -42,10 +41,10 @@ async def livez() -> Liveness:
     },
 )
 async def readyz(state: StateDep, response: Response) -> Readiness:
-    """Answers 200 when the database and the cache answer, 503 otherwise."""
+    """Answers 200 when every dependency answers (database, cache, ...), 503 otherwise."""
     checks = {
-        "database": Status.OK if await ping(state.engine) else Status.UNAVAILABLE,
-        "cache": Status.OK if await state.cache.cache.ping() else Status.UNAVAILABLE,
+        name: Status.OK if await check() else Status.UNAVAILABLE
+        for name, check in state.readiness_checks().items()
     }
     ready = all(check is Status.OK for check in checks.values())
     if not ready:
