@@ -63,7 +63,7 @@ SUPPORTED = [
     Case("license-Apache-2.0", {"license": "Apache-2.0"}),
     Case("database-postgresql", {"database": "postgresql"}, gates=True),
     Case("cache-redis", {"cache": "redis"}, gates=True),
-    Case("vault-agent", {"vault": "agent"}),
+    Case("vault-agent", {"vault": "agent"}, gates=True),
     Case("vault-api", {"vault": "api"}, gates=True),
     Case("no-helm", {"helm": False}),
     Case("no-github-actions", {"github_actions": False}),
