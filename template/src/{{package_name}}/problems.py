@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Coroutine
 from http import HTTPStatus
 from typing import Any
@@ -14,6 +15,8 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+PATH_PARAMETER = re.compile(r"\{[^/}]+\}")
+HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +103,22 @@ async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
     response = problem_response(request, exc.status_code, str(exc.detail))
     if exc.headers:
         response.headers.update(exc.headers)
+    if exc.status_code == HTTPStatus.METHOD_NOT_ALLOWED and (methods := allowed_methods(request)):
+        response.headers["Allow"] = ", ".join(methods)
     return response
+
+
+def allowed_methods(request: Request) -> list[str] | None:
+    """The methods the OpenAPI document lists for this path, or None for undocumented paths.
+
+    Starlette's Allow header names only the methods of the first route matching the path.
+    """
+    paths: dict[str, dict[str, Any]] = request.app.openapi()["paths"]
+    for template, operations in paths.items():
+        pattern = "[^/]+".join(re.escape(part) for part in PATH_PARAMETER.split(template))
+        if re.fullmatch(pattern, request.url.path):
+            return sorted(method.upper() for method in operations if method in HTTP_METHODS)
+    return None
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -11,6 +11,9 @@ from ..problems import problem_responses
 from .dependencies import ItemServiceDep
 from .schemas import ItemCreate, ItemPage, ItemRead, ItemUpdate
 
+# Deep offsets make the database skip that many rows on every request.
+MAX_OFFSET = 10_000
+
 router = APIRouter(prefix="/items", tags=["items"])
 
 
@@ -18,7 +21,7 @@ router = APIRouter(prefix="/items", tags=["items"])
     "",
     summary="Create an item",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(409, 422),
+    responses=problem_responses(400, 409, 422),
 )
 async def create_item(data: ItemCreate, service: ItemServiceDep) -> ItemRead:
     return await service.create(data)
@@ -28,7 +31,9 @@ async def create_item(data: ItemCreate, service: ItemServiceDep) -> ItemRead:
 async def list_items(
     service: ItemServiceDep,
     limit: Annotated[int, Query(ge=1, le=100, description="Items per page")] = 20,
-    offset: Annotated[int, Query(ge=0, description="Items to skip")] = 0,
+    offset: Annotated[
+        int, Query(ge=0, le=MAX_OFFSET, description="Items to skip; filter rather than page deeper")
+    ] = 0,
 ) -> ItemPage:
     return await service.page(limit=limit, offset=offset)
 
@@ -38,7 +43,9 @@ async def read_item(item_id: UUID, service: ItemServiceDep) -> ItemRead:
     return await service.get(item_id)
 
 
-@router.patch("/{item_id}", summary="Update an item", responses=problem_responses(404, 409, 422))
+@router.patch(
+    "/{item_id}", summary="Update an item", responses=problem_responses(400, 404, 409, 422)
+)
 async def update_item(item_id: UUID, data: ItemUpdate, service: ItemServiceDep) -> ItemRead:
     return await service.update(item_id, data)
 

@@ -7,6 +7,7 @@ from typing import Annotated, Self
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Description = Annotated[str, StringConstraints(max_length=2000)]
@@ -24,7 +25,8 @@ class ItemUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Name | None = None
+    # Optional, but never null: the schema says so, and the validator enforces it.
+    name: Name | SkipJsonSchema[None] = None
     description: Description | None = None
 
     @model_validator(mode="after")
