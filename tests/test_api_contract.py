@@ -1,4 +1,5 @@
-"""Schemathesis, with every check, against a running default render's own OpenAPI document."""
+"""A default render under traffic: schemathesis with every check against its own OpenAPI
+document, and its Locust load test."""
 
 from __future__ import annotations
 
@@ -18,14 +19,23 @@ from tests.test_generation import SLUG
 SCHEMATHESIS = Path(sysconfig.get_path("scripts")) / "schemathesis"
 MAX_EXAMPLES = 40
 
+# One worker renders and installs the project once for both tests.
+pytestmark = pytest.mark.xdist_group("traffic")
+
 
 @pytest.fixture(scope="module")
-def service_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A default render, installed and serving on a free loopback port."""
-    base = tmp_path_factory.mktemp("contract")
-    project = render({"project_name": "Orders Service"}, base / SLUG)
-    commit_all(project, "Render from the template")
-    run(["make", "install"], project)
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A default render, installed."""
+    rendered = render({"project_name": "Orders Service"}, tmp_path_factory.mktemp("traffic") / SLUG)
+    commit_all(rendered, "Render from the template")
+    run(["make", "install"], rendered)
+    return rendered
+
+
+@pytest.fixture(scope="module")
+def service_url(project: Path) -> Iterator[str]:
+    """The default render serving on a free loopback port."""
+    base = project.parent
     port = free_port()
     env = subprocess_env(
         {
@@ -80,3 +90,10 @@ def test_every_schemathesis_check_passes(service_url: str, tmp_path: Path) -> No
     )
 
     assert "No issues found" in output, output[-3000:]
+
+
+def test_the_load_test_runs_without_failures(project: Path) -> None:
+    output = run(["make", "loadtest", "LOAD_USERS=5", "LOAD_SECONDS=5"], project, timeout=300)
+
+    assert "Aggregated" in output
+    assert "/api/v1/items/{item_id}" in output
