@@ -6,13 +6,12 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from ..api.deps import CacheDep, SessionDep
-from .repository import ItemRepository
+from ..api.deps import StateDep
 from .service import ItemService
 
 
-def get_item_service(session: SessionDep, cache: CacheDep) -> ItemService:
-    return ItemService(ItemRepository(session), cache)
+async def get_item_service(state: StateDep) -> ItemService:
+    return ItemService(state.session_factory, state.cache)
 
 
 ItemServiceDep = Annotated[ItemService, Depends(get_item_service)]
