@@ -266,13 +266,14 @@ def test_release_publishes_image_chart_and_notes(case: Case, projects: dict[str,
 
     build = step_using(jobs["image"], "docker/build-push-action")["with"]
     assert (build["push"], build["sbom"], build["provenance"]) == (True, True, "mode=max")
-    attest = step_using(jobs["image"], "actions/attest-build-provenance")["with"]
+    attest = step_using(jobs["image"], "actions/attest")["with"]
     assert attest["subject-digest"] == "${{ steps.build.outputs.digest }}"
     assert jobs["image"]["permissions"] == {
         "contents": "read",
         "packages": "write",
         "id-token": "write",
         "attestations": "write",
+        "artifact-metadata": "write",
     }
     if case.answer("helm"):
         assert "helm package" in scripts(jobs["chart"])
