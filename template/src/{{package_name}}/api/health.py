@@ -37,16 +37,23 @@ async def livez() -> Liveness:
     "/readyz",
     summary="Readiness probe",
     responses={
-        HTTPStatus.SERVICE_UNAVAILABLE: {"model": Readiness, "description": "A dependency is down"}
+        HTTPStatus.SERVICE_UNAVAILABLE: {
+            "model": Readiness,
+            "description": "A dependency the service cannot serve without is down",
+        }
     },
 )
 async def readyz(state: StateDep, response: Response) -> Readiness:
-    """Answers 200 when every dependency answers (database, cache, ...), 503 otherwise."""
+    """Answers 503 while the database is down; reports the cache (and Vault) without
+    failing on them, since the service serves on without the cache."""
+    dependencies = state.dependencies()
     checks = {
-        name: Status.OK if await check() else Status.UNAVAILABLE
-        for name, check in state.readiness_checks().items()
+        name: Status.OK if await dependency.check() else Status.UNAVAILABLE
+        for name, dependency in dependencies.items()
     }
-    ready = all(check is Status.OK for check in checks.values())
+    ready = all(
+        status is Status.OK for name, status in checks.items() if dependencies[name].required
+    )
     if not ready:
         response.status_code = HTTPStatus.SERVICE_UNAVAILABLE
     return Readiness(status=Status.OK if ready else Status.UNAVAILABLE, checks=checks)
