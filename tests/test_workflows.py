@@ -205,6 +205,21 @@ def test_tests_run_on_every_supported_python(case: Case, projects: dict[str, Pat
     )
 
 
+@pytest.mark.parametrize("case", SHIPS_WORKFLOWS, ids=lambda case: case.id)
+def test_tests_also_run_against_the_production_servers(
+    case: Case, projects: dict[str, Path]
+) -> None:
+    """As tests/test_services.py runs the suite: TEST_DATABASE_URL and TEST_CACHE_URL."""
+    test = workflow(projects[case.id], "ci.yml")["jobs"]["test"]
+    expected: dict[str, str] = {}
+    if case.answer("database") == "postgresql":
+        expected["postgres"] = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+    if case.answer("cache") == "redis":
+        expected["redis"] = "redis://127.0.0.1:6379/0"
+    assert set(test.get("services", {})) == set(expected)
+    assert sorted(test.get("env", {}).values()) == sorted(expected.values())
+
+
 def test_coverage_is_gated_reported_and_kept(default_project: Path) -> None:
     test = workflow(default_project, "ci.yml")["jobs"]["test"]
     assert "make test" in scripts(test)  # pytest --cov with the project's fail_under
