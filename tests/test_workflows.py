@@ -24,6 +24,7 @@ from tests.test_generation import SUPPORTED, Case
 SCRIPTS = Path(sysconfig.get_path("scripts"))
 ACTIONLINT = SCRIPTS / "actionlint"
 CHECK_JSONSCHEMA = SCRIPTS / "check-jsonschema"
+SHELLCHECK = SCRIPTS / "shellcheck"
 
 SHIPS_WORKFLOWS = [case for case in SUPPORTED if case.answer("github_actions")]
 PYTHON_VERSIONS = ("3.11", "3.12", "3.13")  # copier.yml's choices for python_version
@@ -98,7 +99,9 @@ def tool(path: Path) -> str:
 
 def test_actionlint_passes_every_workflow(projects: dict[str, Path], tmp_path: Path) -> None:
     files = every_workflow_file(projects)
-    run([tool(ACTIONLINT), "-no-color", *map(str, files)], tmp_path)
+    # actionlint skips the `run:` scripts without a word when shellcheck is missing.
+    shellcheck = tool(SHELLCHECK)
+    run([tool(ACTIONLINT), "-no-color", "-shellcheck", shellcheck, *map(str, files)], tmp_path)
 
 
 @pytest.mark.parametrize(
