@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 
 .PHONY: help
 help: ## Show the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 $(BOOTSTRAP)/bin/uv:
 	$(PYTHON) -m venv $(BOOTSTRAP)
@@ -43,10 +43,22 @@ fmt: install ## Apply ruff's safe fixes and black
 	$(RUN) ruff check --fix .
 	$(RUN) black .
 
+.PHONY: docs
+docs: install ## Build the documentation site into site/ (mkdocs --strict)
+	$(RUN) mkdocs build --strict --site-dir site
+
+.PHONY: docs-options
+docs-options: install ## Regenerate the options tables of README.md and docs/options.md
+	$(RUN) python scripts/options_page.py
+
+.PHONY: example
+example: install ## Regenerate examples/orders-service from this work tree
+	$(RUN) python scripts/example.py
+
 .PHONY: bench
 bench: install ## Time `copier copy` of the default answers
 	$(RUN) python scripts/bench_render.py
 
 .PHONY: clean
 clean: ## Remove the tools' environments and caches
-	rm -rf .venv $(BOOTSTRAP) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .venv $(BOOTSTRAP) .pytest_cache .mypy_cache .ruff_cache site

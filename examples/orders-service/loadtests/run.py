@@ -1,0 +1,73 @@
+"""`make loadtest`: start the service on loopback, run Locust headless against it, print the summary.
+
+The service gets a fresh SQLite file and a free port; nothing outside 127.0.0.1 is touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def wait_until_live(url: str, server: subprocess.Popen[bytes], within: float = 30) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            sys.exit(f"the service exited with {server.returncode} before answering")
+        try:
+            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - loopback only
+                return
+        except OSError:
+            time.sleep(0.1)
+    sys.exit(f"{url} did not answer within {within} s")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--users", type=int, default=20)
+    parser.add_argument("--spawn-rate", type=int, default=10)
+    parser.add_argument("--seconds", type=int, default=30)
+    options = parser.parse_args()
+
+    port = free_port()
+    host = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory() as scratch:
+        env = {
+            **os.environ,
+            "ORDERS_SERVICE_PORT": str(port),
+            "ORDERS_SERVICE_DATABASE_URL": f"sqlite+aiosqlite:///{scratch}/load.db",
+            "ORDERS_SERVICE_LOG_LEVEL": "WARNING",
+        }
+        server = subprocess.Popen([sys.executable, "-m", "orders_service"], env=env)
+        try:
+            wait_until_live(f"{host}/livez", server)
+            locust = [
+                *(sys.executable, "-m", "locust", "--locustfile", str(LOCUSTFILE), "--headless"),
+                *("--host", host, "--users", str(options.users)),
+                *("--spawn-rate", str(options.spawn_rate), "--run-time", f"{options.seconds}s"),
+                *("--only-summary", "--exit-code-on-error", "1"),
+            ]
+            return subprocess.run(locust, check=False).returncode  # noqa: S603 - argv built above
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Orders Service: a typed FastAPI service."""

@@ -1,0 +1,37 @@
+"""`python -m <package>`: serve the app with production server settings."""
+
+from __future__ import annotations
+
+import sys
+
+import uvicorn
+from pydantic import ValidationError
+
+from .config import get_settings
+from .vault import VaultError
+
+
+def main() -> None:
+    try:
+        settings = get_settings()
+    except (ValidationError, VaultError) as error:
+        # One readable line for the pod's log, and a non-zero exit.
+        sys.exit(f"{__package__} cannot start: {error}")
+    uvicorn.run(
+        f"{__package__}.main:app",
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        timeout_keep_alive=settings.keep_alive_seconds,
+        timeout_graceful_shutdown=settings.graceful_shutdown_seconds,
+        log_config=None,
+        # The app writes one cheap access line per request (middleware.py), with its ID.
+        access_log=False,
+        server_header=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

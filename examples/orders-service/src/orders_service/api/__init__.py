@@ -1,0 +1,1 @@
+"""HTTP wiring shared by every domain: dependencies, health probes, the versioned router."""

@@ -1,0 +1,137 @@
+"""Settings: one typed class, read from the environment (and `.env` in development).
+
+Precedence, highest first: arguments, the service's Vault KV secret, environment
+variables, `.env`, defaults.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+
+from .vault import VaultSettingsSource
+
+ENV_PREFIX = "ORDERS_SERVICE_"
+
+PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "password"})
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    STAGING = "staging"
+    PRODUCTION = "production"
+
+    @property
+    def deployed(self) -> bool:
+        """Whether real users depend on it, so every required secret must be there."""
+        return self in {Environment.STAGING, Environment.PRODUCTION}
+
+
+class Settings(BaseSettings):
+    """Everything the service can be configured with; see `.env.example`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    environment: Environment = Environment.DEVELOPMENT
+    log_level: Annotated[str, Field(pattern="^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")] = "INFO"
+
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8080
+    workers: Annotated[int, Field(ge=1, le=64)] = 1
+    forwarded_allow_ips: str = "127.0.0.1"
+    keep_alive_seconds: Annotated[int, Field(ge=1)] = 5
+    graceful_shutdown_seconds: Annotated[int, Field(ge=1)] = 20
+
+    database_url: str = "sqlite+aiosqlite:///./.data/orders-service.db"
+    database_password: SecretStr | None = None
+    database_pool_size: Annotated[int, Field(ge=1)] = 5
+    database_timeout_seconds: Annotated[float, Field(gt=0)] = 5.0
+    database_statement_timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
+    migrate_on_startup: bool = True
+
+    cache_url: str = "memory://"
+    cache_password: SecretStr | None = None
+    cache_ttl_seconds: Annotated[float, Field(gt=0)] = 300.0
+    cache_miss_ttl_seconds: Annotated[float, Field(gt=0)] = 30.0
+    cache_max_entries: Annotated[int, Field(ge=1)] = 10_000
+
+    otlp_endpoint: Annotated[str, Field(pattern="^https?://")] | None = None
+
+    rate_limit_enabled: bool = True
+    rate_limit_requests: Annotated[int, Field(ge=1)] = 600
+    rate_limit_window_seconds: Annotated[float, Field(gt=0)] = 60.0
+    rate_limit_key_header: Annotated[str, Field(pattern="^[A-Za-z0-9-]+$")] | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        vault = VaultSettingsSource(settings_cls)
+        return init_settings, vault, env_settings, dotenv_settings, file_secret_settings
+
+    @model_validator(mode="after")
+    def _enforce_non_default_secrets(self) -> Self:
+        """Placeholder secrets are fine on a laptop and a liability anywhere else."""
+        if self.environment is Environment.DEVELOPMENT:
+            return self
+        for name, value in self:
+            if isinstance(value, SecretStr) and value.get_secret_value() in PLACEHOLDER_SECRETS:
+                env_name = f"{ENV_PREFIX}{name}".upper()
+                msg = f"{name} is a placeholder in {self.environment}: set {env_name} to a real secret"
+                raise ValueError(msg)
+        return self
+
+    @model_validator(mode="after")
+    def _require_a_database_password_when_deployed(self) -> Self:
+        url = make_url(self.database_url)
+        if (
+            self.environment.deployed
+            and url.get_backend_name() != "sqlite"
+            and url.password is None
+            and self.database_password is None
+        ):
+            msg = (
+                f"database_password is not set in {self.environment}: looked in "
+                f"{ENV_PREFIX}DATABASE_PASSWORD, .env and the service's Vault KV secret"
+            )
+            raise ValueError(msg)
+        return self
+
+    @property
+    def database(self) -> URL:
+        """The database URL with its password filled in from `database_password`."""
+        url = make_url(self.database_url)
+        if self.database_password is not None:
+            url = url.set(password=self.database_password.get_secret_value())
+        return url
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The file of an SQLite database, or None for a server or in-memory database."""
+        url = make_url(self.database_url)
+        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+            return None
+        return Path(url.database)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

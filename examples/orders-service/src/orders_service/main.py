@@ -1,0 +1,111 @@
+"""The app factory, and the app uvicorn serves."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+from starlette.types import Receive, Scope, Send
+
+from .api.health import router as health_router
+from .api.router import router as api_router
+from .config import Settings, get_settings
+from .logging import configure_logging
+from .metrics import record_build
+from .metrics import router as metrics_router
+from .middleware import ObservabilityMiddleware
+from .problems import Problem, add_problem_handlers
+from .rate_limit import open_rate_limiter
+from .state import open_state
+from .tracing import create_tracing
+
+if TYPE_CHECKING:
+    from .otel import Tracing
+
+TAGS = [
+    {"name": "items", "description": "The example resource: create, read, list, update, delete."},
+    {"name": "health", "description": "Liveness and readiness probes."},
+]
+
+
+class Service(FastAPI):
+    """FastAPI inside the observability middleware, with problem+json in its OpenAPI."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # Outside every other middleware, Starlette's error handler included: its 500s are
+        # counted, logged and carry the request ID too.
+        self._observed = ObservabilityMiddleware(super().__call__)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._observed(scope, receive, send)
+
+    def openapi(self) -> dict[str, Any]:
+        if self.openapi_schema is None:
+            schema = get_openapi(
+                title=self.title,
+                version=self.version,
+                openapi_version=self.openapi_version,
+                description=self.description,
+                routes=self.routes,
+                tags=self.openapi_tags,
+            )
+            schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+            schemas["Problem"] = Problem.model_json_schema()
+            self.openapi_schema = schema
+        return self.openapi_schema
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    tracing: Tracing | None = app.state.tracing
+    async with (
+        open_state(app.state.settings) as state,
+        open_rate_limiter(app.state.settings) as rate_limiter,
+    ):
+        app.state.resources = state
+        app.state.rate_limiter = rate_limiter
+        if tracing is not None:
+            tracing.start(state.engine)
+        try:
+            yield
+        finally:
+            if tracing is not None:
+                tracing.stop()
+
+
+def operation_id(route: APIRoute) -> str:
+    """Operation IDs from endpoint names (`create_item`), stable for generated clients."""
+    return route.name
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+    app = Service(
+        title="Orders Service",
+        description="Orders Service: a typed FastAPI service.",
+        version=version("orders-service"),
+        openapi_tags=TAGS,
+        generate_unique_id_function=operation_id,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.rate_limiter = None
+    app.state.tracing = create_tracing(settings)
+    add_problem_handlers(app)
+    app.include_router(health_router)
+    app.include_router(metrics_router)
+    app.include_router(api_router)
+    if app.state.tracing is not None:
+        app.state.tracing.instrument_app(app)
+    record_build("orders-service", app.version)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,152 @@
+"""RFC 9457 problem details: every error the API returns has this shape."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Coroutine
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PATH_PARAMETER = re.compile(r"\{[^/}]+\}")
+HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
+
+logger = logging.getLogger(__name__)
+
+
+# RFC 9110's reason phrases, which Python adopted only in 3.13.
+_RFC_9110_PHRASES = {
+    413: "Content Too Large",
+    414: "URI Too Long",
+    416: "Range Not Satisfiable",
+    422: "Unprocessable Content",
+}
+
+
+def reason_phrase(status: int) -> str:
+    """The standard phrase for `status`, the same on every Python version."""
+    return _RFC_9110_PHRASES.get(status) or HTTPStatus(status).phrase
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem details object."""
+
+    type: str = Field(default="about:blank", description="URI identifying the problem type")
+    title: str = Field(description="Short summary of the problem type")
+    status: int = Field(description="HTTP status code")
+    detail: str | None = Field(default=None, description="Explanation of this occurrence")
+    instance: str | None = Field(default=None, description="URI of the request that failed")
+    errors: list[dict[str, Any]] | None = Field(
+        default=None, description="Validation errors, one per invalid field"
+    )
+
+
+class DomainError(Exception):
+    """An error a service raises that maps to one HTTP status."""
+
+    status_code: int = HTTPStatus.BAD_REQUEST
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class NotFoundError(DomainError):
+    status_code = HTTPStatus.NOT_FOUND
+
+
+class ConflictError(DomainError):
+    status_code = HTTPStatus.CONFLICT
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries documenting problem+json bodies."""
+    return {
+        status: {
+            "description": reason_phrase(status),
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status in statuses
+    }
+
+
+def problem_response(
+    request: Request, status: int, detail: str | None = None, **extra: Any
+) -> JSONResponse:
+    """A problem+json response for `status`, titled with its standard phrase."""
+    problem = Problem(
+        title=reason_phrase(status),
+        status=status,
+        detail=detail,
+        instance=request.url.path,
+        **extra,
+    )
+    return JSONResponse(
+        problem.model_dump(exclude_none=True),
+        status_code=status,
+        media_type=PROBLEM_MEDIA_TYPE,
+    )
+
+
+async def _domain_error(request: Request, exc: DomainError) -> JSONResponse:
+    return problem_response(request, exc.status_code, exc.detail)
+
+
+async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    response = problem_response(request, exc.status_code, str(exc.detail))
+    if exc.headers:
+        response.headers.update(exc.headers)
+    if exc.status_code == HTTPStatus.METHOD_NOT_ALLOWED and (methods := allowed_methods(request)):
+        response.headers["Allow"] = ", ".join(methods)
+    return response
+
+
+def allowed_methods(request: Request) -> list[str] | None:
+    """The methods the OpenAPI document lists for this path, or None for undocumented paths.
+
+    Starlette's Allow header names only the methods of the first route matching the path.
+    """
+    paths: dict[str, dict[str, Any]] = request.app.openapi()["paths"]
+    for template, operations in paths.items():
+        pattern = "[^/]+".join(re.escape(part) for part in PATH_PARAMETER.split(template))
+        if re.fullmatch(pattern, request.url.path):
+            return sorted(method.upper() for method in operations if method in HTTP_METHODS)
+    return None
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = [
+        {"loc": list(error["loc"]), "msg": error["msg"], "type": error["type"]}
+        for error in exc.errors()
+    ]
+    return problem_response(
+        request, HTTPStatus.UNPROCESSABLE_ENTITY, "The request is not valid.", errors=errors
+    )
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    logger.exception("Unhandled error", extra={"path": request.url.path}, exc_info=exc)
+    return problem_response(request, HTTPStatus.INTERNAL_SERVER_ERROR)
+
+
+ProblemHandler = Callable[[Request, Any], Coroutine[Any, Any, Response]]
+
+HANDLERS: dict[type[Exception], ProblemHandler] = {
+    DomainError: _domain_error,
+    HTTPException: _http_error,
+    RequestValidationError: _validation_error,
+    Exception: _unexpected_error,
+}
+
+
+def add_problem_handlers(app: FastAPI) -> None:
+    """Turn domain, HTTP, validation and unexpected errors into problem+json."""
+    for exception_class, handler in HANDLERS.items():
+        app.add_exception_handler(exception_class, handler)

@@ -1,0 +1,202 @@
+"""The in-memory cache and the cache-aside reads built on it."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from orders_service.cache import MISSING, CacheAside, MemoryCache, create_cache
+from tests.apps import make_settings
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class CountingLoader:
+    """A loader that counts its calls and can be held open to let readers pile up."""
+
+    def __init__(self, value: bytes | None) -> None:
+        self.value = value
+        self.calls = 0
+        self.release = asyncio.Event()
+        self.release.set()
+
+    async def __call__(self) -> bytes | None:
+        self.calls += 1
+        await self.release.wait()
+        return self.value
+
+
+class TestMemoryCache:
+    async def test_returns_what_was_set_until_it_expires(self) -> None:
+        clock = FakeClock()
+        cache = MemoryCache(max_entries=10, clock=clock)
+        await cache.set("k", b"v", ttl_seconds=5)
+
+        assert await cache.get("k") == b"v"
+        clock.now += 5
+        assert await cache.get("k") is None
+
+    async def test_evicts_the_least_recently_used(self) -> None:
+        cache = MemoryCache(max_entries=2)
+        await cache.set("a", b"1", ttl_seconds=60)
+        await cache.set("b", b"2", ttl_seconds=60)
+        await cache.get("a")
+
+        await cache.set("c", b"3", ttl_seconds=60)
+
+        assert await cache.get("a") == b"1"
+        assert await cache.get("b") is None
+
+    async def test_delete_and_close_forget(self) -> None:
+        cache = MemoryCache(max_entries=10)
+        await cache.set("a", b"1", ttl_seconds=60)
+        await cache.set("b", b"2", ttl_seconds=60)
+
+        await cache.delete("a")
+        assert await cache.get("a") is None
+        await cache.close()
+        assert await cache.get("b") is None
+        assert await cache.ping()
+
+
+class TestCacheAside:
+    async def test_a_hit_does_not_load(self) -> None:
+        cache = CacheAside(MemoryCache(max_entries=10), ttl_seconds=60, miss_ttl_seconds=5)
+        loader = CountingLoader(b"value")
+
+        assert await cache.get("k", loader) == b"value"
+        assert await cache.get("k", loader) == b"value"
+        assert loader.calls == 1
+
+    async def test_concurrent_misses_load_once(self) -> None:
+        cache = CacheAside(MemoryCache(max_entries=10), ttl_seconds=60, miss_ttl_seconds=5)
+        loader = CountingLoader(b"value")
+        loader.release.clear()
+
+        readers = [asyncio.create_task(cache.get("k", loader)) for _ in range(20)]
+        await asyncio.sleep(0)
+        loader.release.set()
+
+        assert await asyncio.gather(*readers) == [b"value"] * 20
+        assert loader.calls == 1
+
+    async def test_a_missing_key_is_remembered_for_the_miss_ttl(self) -> None:
+        clock = FakeClock()
+        memory = MemoryCache(max_entries=10, clock=clock)
+        cache = CacheAside(memory, ttl_seconds=60, miss_ttl_seconds=5, jitter=0)
+        loader = CountingLoader(None)
+
+        assert await cache.get("k", loader) is None
+        assert await memory.get("k") == MISSING
+        assert await cache.get("k", loader) is None
+        assert loader.calls == 1
+        clock.now += 5
+        assert await cache.get("k", loader) is None
+        assert loader.calls == 2
+
+    async def test_ttls_are_spread_so_entries_do_not_expire_together(self) -> None:
+        cache = CacheAside(MemoryCache(max_entries=10), ttl_seconds=100, miss_ttl_seconds=5)
+
+        ttls = {cache._jittered(100) for _ in range(50)}
+
+        assert len(ttls) > 1
+        assert all(90 <= ttl <= 110 for ttl in ttls)
+
+    async def test_invalidate_forces_a_reload(self) -> None:
+        cache = CacheAside(MemoryCache(max_entries=10), ttl_seconds=60, miss_ttl_seconds=5)
+        loader = CountingLoader(b"value")
+        await cache.get("k", loader)
+
+        await cache.invalidate("k")
+        await cache.get("k", loader)
+
+        assert loader.calls == 2
+
+
+def test_create_cache_from_a_memory_url() -> None:
+    assert isinstance(create_cache(make_settings(cache_url="memory://")), MemoryCache)
+
+
+def test_create_cache_refuses_an_unknown_scheme() -> None:
+    with pytest.raises(ValueError, match="cache_url scheme 'memcached' is not supported"):
+        create_cache(make_settings(cache_url="memcached://127.0.0.1:11211"))
+
+
+class FailingCache(MemoryCache):
+    """A cache whose every call fails, as Redis does when it is down."""
+
+    def __init__(self) -> None:
+        super().__init__(max_entries=10)
+        self.calls = 0
+
+    async def get(self, key: str) -> bytes | None:
+        self.calls += 1
+        msg = "cache is down"
+        raise ConnectionError(msg)
+
+    async def set(self, key: str, value: bytes, ttl_seconds: float) -> None:
+        await self.get(key)
+
+    async def add(self, key: str, value: bytes, ttl_seconds: float) -> bool:
+        await self.get(key)
+        return False
+
+    async def delete(self, key: str) -> None:
+        await self.get(key)
+
+
+class TestStampedeAcrossReplicas:
+    async def test_replicas_sharing_a_cache_load_once(self) -> None:
+        shared = MemoryCache(max_entries=10)
+        replicas = [CacheAside(shared, ttl_seconds=60, miss_ttl_seconds=5) for _ in range(3)]
+        loader = CountingLoader(b"value")
+        loader.release.clear()
+
+        readers = [
+            asyncio.create_task(replica.get("k", loader)) for replica in replicas for _ in range(5)
+        ]
+        await asyncio.sleep(0.01)
+        loader.release.set()
+
+        assert await asyncio.gather(*readers) == [b"value"] * 15
+        assert loader.calls == 1
+
+    async def test_a_lock_whose_holder_never_fills_the_cache_expires_into_a_load(self) -> None:
+        shared = MemoryCache(max_entries=10)
+        await shared.add("lock:k", b"1", ttl_seconds=60)  # a replica that died mid-load
+        cache = CacheAside(shared, ttl_seconds=60, miss_ttl_seconds=5, lock_wait_seconds=0.05)
+        loader = CountingLoader(b"value")
+
+        assert await cache.get("k", loader) == b"value"
+        assert loader.calls == 1
+
+
+class TestCacheOutage:
+    async def test_reads_go_to_the_loader(self) -> None:
+        cache = CacheAside(FailingCache(), ttl_seconds=60, miss_ttl_seconds=5)
+        loader = CountingLoader(b"value")
+
+        assert await cache.get("k", loader) == b"value"
+        assert await cache.get("k", loader) == b"value"
+        assert loader.calls == 2
+
+    async def test_the_breaker_stops_calling_a_failing_cache(self) -> None:
+        failing = FailingCache()
+        cache = CacheAside(failing, ttl_seconds=60, miss_ttl_seconds=5)
+        loader = CountingLoader(b"value")
+        for _ in range(5):
+            await cache.get("k", loader)
+        calls_when_open = failing.calls
+
+        await cache.get("k", loader)
+        await cache.invalidate("k")
+
+        assert failing.calls == calls_when_open
+        assert loader.calls == 6
