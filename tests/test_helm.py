@@ -33,6 +33,7 @@ from tests.charts import (
     render_chart,
     value_paths,
 )
+from tests.promql import exported_metrics, selected_metrics
 from tests.rendering import render, run
 
 SLUG = "orders-service"
@@ -49,7 +50,7 @@ PROJECTS: dict[str, dict[str, str]] = {
 }
 
 DIGEST = "sha256:" + "0123456789abcdef" * 4
-CUSTOM_KINDS = frozenset({"Rollout", "AnalysisTemplate", "ServiceMonitor"})
+CUSTOM_KINDS = frozenset({"Rollout", "AnalysisTemplate", "ServiceMonitor", "PrometheusRule"})
 
 
 class Projects:
@@ -116,6 +117,7 @@ VALUE_SETS: dict[str, Callable[[Path], dict[str, Any]]] = {
             "tls": [{"secretName": f"{SLUG}-tls", "hosts": [f"{SLUG}.example.com"]}],
         },
         "serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}},
+        "prometheusRule": {"labels": {"release": "prometheus"}},
     },
     "minimal": lambda _: {
         "autoscaling": {"enabled": False},
@@ -513,6 +515,70 @@ def test_ingress_and_service_monitor(projects: Projects) -> None:
     assert monitor["spec"]["namespaceSelector"] == {"matchNames": [NAMESPACE]}
 
 
+def test_prometheus_rule_alerts_on_the_service_slos(projects: Projects) -> None:
+    rendered = projects.chart("vault-none", "exposed")
+    rule = rendered.one("PrometheusRule")
+    assert rule["apiVersion"] == "monitoring.coreos.com/v1"
+    assert rule["metadata"]["labels"]["release"] == "prometheus"
+    assert rule["metadata"]["namespace"] == NAMESPACE
+    (group,) = rule["spec"]["groups"]
+    alerts = {alert["alert"]: alert for alert in group["rules"]}
+    assert set(alerts) == {"ErrorBudgetBurnFast", "ErrorBudgetBurnSlow", "LatencyP99High"}
+    project = projects.project("vault-none")
+    exported = exported_metrics(project)
+    (metrics_module,) = project.glob("src/*/metrics.py")
+    assert '@router.get("/metrics")' in metrics_module.read_text(), "the scrape path"
+    assert rendered.one("ServiceMonitor")["spec"]["endpoints"][0]["path"] == "/metrics"
+    job = rendered.one("Service")["metadata"]["name"]
+    for name, alert in alerts.items():
+        assert selected_metrics(alert["expr"]) <= exported, f"{name} reads metrics never exported"
+        assert f'job="{job}"' in alert["expr"], f"{name} must select the service's own series"
+        assert 'route!~"/livez|/readyz|/metrics"' in alert["expr"], f"{name} counts probes"
+        assert re.fullmatch(r"[0-9]+[smh]", alert["for"]), name
+        assert alert["labels"]["severity"] in {"critical", "warning"}, name
+        assert {"summary", "description"} <= alert["annotations"].keys(), name
+        # Prometheus' own template syntax reaches Prometheus intact.
+        assert "{{ $value" in alert["annotations"]["description"], name
+    assert "14.4 * (1 - 0.999)" in alerts["ErrorBudgetBurnFast"]["expr"]
+    assert "http_server_request_duration_seconds_bucket" in alerts["LatencyP99High"]["expr"]
+    assert alerts["LatencyP99High"]["expr"].rstrip().endswith("> 0.5")
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"prometheusRule": {"labels": {"release": "prometheus"}}},
+        {"serviceMonitor": {"enabled": True}, "prometheusRule": {"enabled": False}},
+    ],
+    ids=["without-service-monitor", "turned-off"],
+)
+def test_prometheus_rule_needs_the_service_monitor(
+    projects: Projects, values: dict[str, Any]
+) -> None:
+    rendered = render_chart(projects.chart_path("vault-none"), values)
+    assert not rendered.all("PrometheusRule")
+
+
+def test_prometheus_rule_follows_its_values(projects: Projects) -> None:
+    values = {
+        "serviceMonitor": {"enabled": True},
+        "prometheusRule": {
+            "availabilityObjective": 0.995,
+            "latencyP99Seconds": 0.25,
+            "latencyFor": "5m",
+            "excludedRoutes": "/livez|/readyz|/metrics|/internal/.*",
+        },
+    }
+    rule = render_chart(projects.chart_path("vault-none"), values).one("PrometheusRule")
+    alerts = {alert["alert"]: alert for alert in rule["spec"]["groups"][0]["rules"]}
+    assert "6 * (1 - 0.995)" in alerts["ErrorBudgetBurnSlow"]["expr"]
+    assert alerts["LatencyP99High"]["expr"].rstrip().endswith("> 0.25")
+    assert alerts["LatencyP99High"]["for"] == "5m"
+    assert 'route!~"/livez|/readyz|/metrics|/internal/.*"' in alerts["ErrorBudgetBurnFast"]["expr"]
+    for alert in alerts.values():
+        selected_metrics(alert["expr"])  # still PromQL
+
+
 @pytest.mark.parametrize(
     ("override", "named"),
     [
@@ -527,6 +593,8 @@ def test_ingress_and_service_monitor(projects: Projects) -> None:
         ({"autoscaling": {"minReplicas": 8}}, "autoscaling.minReplicas (8)"),
         ({"settings": {"extra": {"DATABASE_PASSWORD": "x"}}}, "settings.extra.DATABASE_PASSWORD"),
         ({"settings": {"extra": {"PORT": "9000"}}}, "settings.extra.PORT"),
+        ({"prometheusRule": {"availabilityObjective": 1}}, "/prometheusRule/availabilityObjective"),
+        ({"prometheusRule": {"latencyFor": "soon"}}, "/prometheusRule/latencyFor"),
     ],
 )
 def test_bad_values_are_refused_by_name(
@@ -616,6 +684,8 @@ def test_notes_say_how_to_check_and_reach_it(projects: Projects) -> None:
     assert "https://orders-service.example.com/" in projects.chart("vault-none", "exposed").notes
 
 
+# The Prometheus Operator's kinds: checkov has no policy for them and does not count them.
+MONITORING_KINDS = frozenset({"ServiceMonitor", "PrometheusRule"})
 CHECKOV_SKIPS = frozenset({"CKV_K8S_8", "CKV_K8S_9", "CKV_K8S_11", "CKV_K8S_35", "CKV_K8S_43"})
 
 
@@ -630,6 +700,8 @@ def test_checkov_finds_no_failures(projects: Projects, tmp_path: Path) -> None:
         folder = manifests / project_id / values_id
         folder.mkdir(parents=True)
         for number, manifest in enumerate(rendered.manifests):
+            if manifest["kind"] in MONITORING_KINDS:
+                continue
             (folder / f"{number:02}-{manifest['kind']}.yaml").write_text(yaml.safe_dump(manifest))
             count += 1
     command = [str(checkov), "--framework", "kubernetes", "--directory", str(manifests)]

@@ -5,16 +5,22 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
 from ..problems import problem_responses
+from ..rate_limit import api_rate_limit, rate_limit_responses
 from .dependencies import ItemServiceDep
 from .schemas import ItemCreate, ItemPage, ItemRead, ItemUpdate
 
 # Deep offsets make the database skip that many rows on every request.
 MAX_OFFSET = 10_000
 
-router = APIRouter(prefix="/items", tags=["items"])
+router = APIRouter(
+    prefix="/items",
+    tags=["items"],
+    dependencies=[Depends(api_rate_limit)],
+    responses=rate_limit_responses(),
+)
 
 
 @router.post(
