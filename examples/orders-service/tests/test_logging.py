@@ -6,6 +6,8 @@ import io
 import json
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -13,7 +15,14 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from orders_service import __main__ as entrypoint
 from orders_service.config import get_settings
-from orders_service.logging import JsonFormatter, configure_logging
+from orders_service.logging import (
+    JsonFormatter,
+    ServiceHandler,
+    configure_logging,
+    json_line,
+    sole_json_handler,
+    utc_timestamp,
+)
 from orders_service.request_id import request_id_var
 
 
@@ -36,6 +45,11 @@ def test_a_record_is_one_json_object() -> None:
 
 def test_extra_fields_become_keys() -> None:
     assert format_record(request_id="abc")["request_id"] == "abc"
+
+
+def test_timestamps_are_utc_with_microseconds() -> None:
+    assert utc_timestamp(1_700_000_000.25) == "2023-11-14T22:13:20.250000+00:00"
+    assert utc_timestamp(1_700_000_001.0) == "2023-11-14T22:13:21.000000+00:00"
 
 
 def test_the_request_id_is_added_while_a_request_is_served() -> None:
@@ -106,3 +120,84 @@ def test_uvicorns_own_access_log_is_off(monkeypatch: pytest.MonkeyPatch) -> None
 
     assert calls[0]["access_log"] is False
     assert not logging.getLogger("uvicorn.access").isEnabledFor(logging.INFO)
+
+
+def test_a_line_without_a_record_reads_as_one_with() -> None:
+    logger = logging.getLogger("test")
+    record = logger.makeRecord("test", logging.INFO, __file__, 1, "hi %s", ("you",), None)
+    record.__dict__.update({"status": 200, "path": "/p"})
+
+    direct = json_line(record.created, "INFO", "test", "hi you", {"status": 200, "path": "/p"})
+
+    assert direct == JsonFormatter().format(record)
+
+
+@contextmanager
+def alone(handler: logging.Handler) -> Iterator[None]:
+    """The root logger with only `handler`: pytest's own set aside (inside a test's call)."""
+    root = logging.getLogger()
+    others = root.handlers[:]
+    root.handlers[:] = [handler]
+    try:
+        yield
+    finally:
+        root.handlers[:] = others
+
+
+def json_handler() -> ServiceHandler:
+    handler = ServiceHandler(io.StringIO())
+    handler.setFormatter(JsonFormatter())
+    return handler
+
+
+class TestSoleJsonHandler:
+    def test_found_when_alone(self) -> None:
+        handler = json_handler()
+
+        with alone(handler):
+            assert sole_json_handler(logging.getLogger("orders_service.access")) is handler
+
+    def test_not_beside_another_handler(self) -> None:
+        logger = logging.getLogger("test.sole.other")
+        logger.addHandler(logging.NullHandler())
+        try:
+            with alone(json_handler()):
+                assert sole_json_handler(logger) is None
+        finally:
+            logger.handlers.clear()
+
+    def test_not_under_a_filter(self) -> None:
+        logger = logging.getLogger("test.sole.filtered")
+        logger.addFilter(lambda _record: True)
+        try:
+            with alone(json_handler()):
+                assert sole_json_handler(logger) is None
+        finally:
+            logger.filters.clear()
+
+    def test_not_on_a_terminal(self) -> None:
+        handler = json_handler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+
+        with alone(handler):
+            assert sole_json_handler(logging.getLogger("test")) is None
+
+    def test_none_when_records_go_nowhere(self) -> None:
+        logger = logging.getLogger("test.sole.isolated")
+        logger.propagate = False
+        try:
+            with alone(json_handler()):
+                assert sole_json_handler(logger) is None
+        finally:
+            logger.propagate = True
+
+
+def test_a_direct_line_is_written_and_a_closed_stream_survived() -> None:
+    stream = io.StringIO()
+    handler = ServiceHandler(stream)
+
+    handler.write_line('{"message": "direct"}')
+    assert stream.getvalue() == '{"message": "direct"}\n'
+
+    stream.close()
+    handler.write_line('{"message": "lost"}')

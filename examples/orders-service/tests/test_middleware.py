@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import json
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -10,6 +13,7 @@ from httpx import AsyncClient
 from prometheus_client import REGISTRY
 from starlette.types import Message, Receive, Scope, Send
 
+from orders_service.logging import JsonFormatter, ServiceHandler
 from orders_service.middleware import ObservabilityMiddleware
 from tests.factories import item_payload
 from tests.logs import LogLines, json_lines
@@ -82,6 +86,24 @@ class TestAccessLog:
 
         (line,) = access_lines(log_lines)
         assert (line["status"], line["client"]) == (499, None)
+
+    async def test_the_usual_set_up_gets_the_same_line_directly(self, client: AsyncClient) -> None:
+        root = logging.getLogger()
+        others = root.handlers[:]
+        stream = io.StringIO()
+        handler = ServiceHandler(stream)
+        handler.setFormatter(JsonFormatter())
+        root.handlers[:] = [handler]
+        try:
+            await client.get("/livez", headers={"X-Request-ID": "direct-1"})
+        finally:
+            root.handlers[:] = others
+
+        lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+        (line,) = [line for line in lines if line["logger"] == "orders_service.access"]
+        assert line["request_id"] == "direct-1"
+        assert (line["route"], line["status"], line["client"]) == ("/livez", 200, "127.0.0.1")
+        assert str(line["message"]).startswith("GET /livez 200 ")
 
     async def test_no_line_when_the_access_logger_is_quiet(
         self, client: AsyncClient, log_lines: LogLines, caplog: pytest.LogCaptureFixture

@@ -86,7 +86,7 @@ class MemoryWindowCounts:
         self._counts.clear()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Decision:
     """The limiter's answer to one request, and what the response tells the client."""
 
@@ -192,7 +192,8 @@ class RateLimit:
         key = f"{self.scope}:{limiter.client_key(request)}"
         decision = await limiter.hit(key, self.requests, self.window_seconds)
         if decision.admitted:
-            response.headers.update(decision.headers())
+            for name, value in decision.headers().items():
+                response.headers.append(name, value)  # no search for existing ones
             return
         record_rate_limited(self.scope)
         detail = (
