@@ -47,13 +47,16 @@ async def test_the_build_is_described(client: AsyncClient) -> None:
 
 
 async def test_cache_lookups_are_counted(client: AsyncClient) -> None:
-    before = REGISTRY.get_sample_value("cache_requests_total", {"result": "hit"}) or 0.0
+    def count(result: str) -> float:
+        return REGISTRY.get_sample_value("cache_requests_total", {"result": result}) or 0.0
 
-    metrics.record_cache_hit()
-    metrics.record_cache_hit()
-    metrics.record_cache_miss()
+    created = (await client.post("/api/v1/items", json={"name": "Counted"})).json()
+    hits, misses = count("hit"), count("miss")
 
-    assert REGISTRY.get_sample_value("cache_requests_total", {"result": "hit"}) == before + 2
+    await client.get(f"/api/v1/items/{created['id']}")  # a miss fills the cache
+    await client.get(f"/api/v1/items/{created['id']}")  # then a hit
+
+    assert (count("hit") - hits, count("miss") - misses) == (1, 1)
     results = {labels["result"] for labels, _ in (await scrape(client))["cache_requests_total"]}
     assert results == {"hit", "miss"}
 

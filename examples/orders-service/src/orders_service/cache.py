@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from .config import Settings
+from .metrics import record_cache_hit, record_cache_miss
 from .redis_cache import RedisCache
 from .resilience import CircuitBreaker
 
@@ -116,7 +117,9 @@ class CacheAside:
         """The cached value of `key`, loading and caching it on a miss."""
         cached = await self._read(key)
         if cached is not None:
+            record_cache_hit()
             return None if cached == MISSING else cached
+        record_cache_miss()
         lock = self._locks.setdefault(key, asyncio.Lock())
         try:
             async with lock:
