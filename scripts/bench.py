@@ -30,8 +30,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.containers import free_port
 from tests.rendering import REPO_ROOT, render, run, subprocess_env
+from tests.servers import free_port
 
 BARE_APP = """
 from fastapi import FastAPI

@@ -21,11 +21,11 @@ from tests.containers import (
     command,
     docker,
     ensure_dockerd,
-    free_port,
     image_size,
     standin_base,
 )
 from tests.rendering import render, run
+from tests.servers import free_port
 
 REFERENCE = "localhost/orders-service:bench"
 

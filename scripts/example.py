@@ -20,15 +20,15 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import copier
-from copier.errors import DirtyLocalWarning
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.rendering import render as render_template  # noqa: E402 - needs ROOT on sys.path
+
 EXAMPLE = ROOT / "examples" / "orders-service"
 # Documented in examples/README.md: keep the two in step.
 ANSWERS: Mapping[str, Any] = {
@@ -46,18 +46,8 @@ NOT_RENDERED = frozenset({".git"})
 
 def render(dst: Path) -> Path:
     """The example's answers rendered from this work tree (HEAD and its changes) into dst."""
-    with warnings.catch_warnings():
-        # Uncommitted changes are part of the render: the example shows this work tree.
-        warnings.simplefilter("ignore", DirtyLocalWarning)
-        copier.run_copy(
-            str(ROOT),
-            str(dst),
-            data=dict(ANSWERS),
-            defaults=True,
-            unsafe=True,
-            vcs_ref="HEAD",
-            quiet=True,
-        )
+    # At HEAD, uncommitted changes are part of the render: the example shows this work tree.
+    render_template(ANSWERS, dst, src=ROOT)
     point_answers_here(dst)
     return dst
 

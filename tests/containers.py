@@ -10,7 +10,6 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
@@ -250,10 +249,3 @@ def build_image(project: Path, reference: str, base: str, *, layers: bool = True
 
 def image_size(reference: str) -> int:
     return int(command([docker(), "image", "inspect", "--format", "{{.Size}}", reference]))
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port

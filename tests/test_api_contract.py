@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.containers import free_port
 from tests.rendering import commit_all, render, run, subprocess_env
+from tests.servers import free_port
 from tests.test_generation import SLUG
 
 SCHEMATHESIS = Path(sysconfig.get_path("scripts")) / "schemathesis"

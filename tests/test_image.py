@@ -23,11 +23,11 @@ from tests.containers import (
     command,
     docker,
     engine_or_skip,
-    free_port,
     image_size,
     standin_base,
 )
 from tests.rendering import render, run
+from tests.servers import free_port
 from tests.test_generation import SLUG, SUPPORTED, Case
 
 HADOLINT = Path(sysconfig.get_path("scripts")) / "hadolint"

@@ -23,9 +23,9 @@ from typing import Any
 
 import pytest
 
-from tests.containers import free_port
 from tests.promql import exported_metrics, grafana_expr, selected_metrics
 from tests.rendering import commit_all, render, run, subprocess_env
+from tests.servers import free_port
 from tests.test_generation import NAME, PACKAGE, SLUG
 
 PREFIX = f"{PACKAGE.upper()}_"
