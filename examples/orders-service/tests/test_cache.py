@@ -176,6 +176,7 @@ class TestStampedeAcrossReplicas:
 
         assert await cache.get("k", loader) == b"value"
         assert loader.calls == 1
+        assert await shared.get("lock:k") == b"1", "another replica's lock is not released"
 
 
 class TestCacheOutage:

@@ -136,7 +136,8 @@ class CacheAside:
         self, key: str, load: Callable[[], Awaitable[bytes | None]]
     ) -> bytes | None:
         cached = await self._read(key)
-        if cached is None and not await self._claim(key):
+        claimed = cached is None and await self._claim(key)
+        if cached is None and not claimed:
             cached = await self._wait_for(key)
         if cached is not None:
             return None if cached == MISSING else cached
@@ -145,7 +146,8 @@ class CacheAside:
             (MISSING, self._miss_ttl_seconds) if value is None else (value, self._ttl_seconds)
         )
         await self._attempt(lambda: self.cache.set(key, stored, self._jittered(ttl)), None)
-        await self._attempt(lambda: self.cache.delete(LOCK_PREFIX + key), None)
+        if claimed:  # a lock another replica holds is left to expire, not released
+            await self._attempt(lambda: self.cache.delete(LOCK_PREFIX + key), None)
         return value
 
     async def _claim(self, key: str) -> bool:

@@ -74,8 +74,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
 
 def create_sqlite_engine(settings: Settings) -> AsyncEngine:
     """An engine for embedded SQLite; creates the database file's directory if needed."""
-    if settings.sqlite_path is not None:
-        settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+    if (path := settings.sqlite_path) is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
     return create_async_engine(settings.database)
 
 
