@@ -29,6 +29,13 @@ class TestCreate:
         assert response.headers["content-type"] == "application/problem+json"
         assert response.json()["detail"] == "An item named 'Widget' already exists."
 
+    async def test_surrounding_whitespace_is_refused_not_stripped(
+        self, client: AsyncClient
+    ) -> None:
+        response = await client.post(ITEMS, json=item_payload(name=" Widget "))
+
+        assert response.status_code == 422
+
     async def test_invalid_body_lists_each_error(self, client: AsyncClient) -> None:
         response = await client.post(ITEMS, json={"name": "", "colour": "red"})
 

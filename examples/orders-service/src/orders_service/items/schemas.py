@@ -9,7 +9,9 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# The documented constraints are the ones enforced: no silent stripping, which would accept
+# input longer than maxLength. A name starts and ends with a visible character.
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^\S(?:.*\S)?$")]
 Description = Annotated[str, StringConstraints(max_length=2000)]
 
 
