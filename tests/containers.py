@@ -91,14 +91,16 @@ def ensure_dockerd(timeout: float = 60) -> None:
     dockerd = tool("dockerd", candidates=("/usr/sbin/dockerd", "/usr/bin/dockerd"))
     with locked("dockerd"):
         if subprocess.run([docker(), "info"], capture_output=True, check=False).returncode != 0:
-            log = (CACHE_DIR / "dockerd.log").open("a")
-            subprocess.Popen(
-                [dockerd, *DOCKERD_ARGS],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
+            # `setsid --fork` detaches the daemon: it outlives the test session, and no
+            # Popen object of ours is left to warn about a child still running.
+            with (CACHE_DIR / "dockerd.log").open("a") as log:
+                subprocess.run(
+                    [tool("setsid"), "--fork", dockerd, *DOCKERD_ARGS],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    check=True,
+                )
         deadline = time.monotonic() + timeout
         while subprocess.run([docker(), "info"], capture_output=True, check=False).returncode:
             if time.monotonic() > deadline:
