@@ -59,6 +59,10 @@ example: install ## Regenerate examples/orders-service from this work tree
 bench: install ## Time `copier copy` of the default answers
 	$(RUN) python scripts/bench_render.py
 
+.PHONY: bench-service
+bench-service: install ## The default service's cached read against a bare FastAPI route
+	$(RUN) python scripts/bench.py
+
 .PHONY: clean
 clean: ## Remove the tools' environments and caches
 	rm -rf .venv $(BOOTSTRAP) .pytest_cache .mypy_cache .ruff_cache site

@@ -119,6 +119,17 @@ class TestCacheAside:
 
         assert loader.calls == 2
 
+    async def test_peek_answers_only_what_is_cached_and_never_loads(self) -> None:
+        memory = MemoryCache(max_entries=10)
+        cache = CacheAside(memory, ttl_seconds=60, miss_ttl_seconds=5)
+        await cache.get("present", CountingLoader(b"value"))
+        await cache.get("absent", CountingLoader(None))
+
+        assert await cache.peek("present") == b"value"
+        assert await cache.peek("absent") is None, "cached as absent"
+        assert await cache.peek("never read") is None
+        assert await memory.get("never read") is None
+
 
 def test_create_cache_from_a_memory_url() -> None:
     assert isinstance(create_cache(make_settings(cache_url="memory://")), MemoryCache)
@@ -187,6 +198,11 @@ class TestCacheOutage:
         assert await cache.get("k", loader) == b"value"
         assert await cache.get("k", loader) == b"value"
         assert loader.calls == 2
+
+    async def test_peek_answers_nothing(self) -> None:
+        cache = CacheAside(FailingCache(), ttl_seconds=60, miss_ttl_seconds=5)
+
+        assert await cache.peek("k") is None
 
     async def test_the_breaker_stops_calling_a_failing_cache(self) -> None:
         failing = FailingCache()

@@ -19,8 +19,15 @@ access_logger = logging.getLogger(f"{__package__}.access")
 _HEADER_NAME = HEADER.lower().encode()
 
 
+# Where code that answers before FastAPI routes a request names the route it answered for.
+ROUTE_TEMPLATE = "route_template"
+
+
 def route_template(scope: Scope) -> str:
     """The template of the route that served the request (`/api/v1/items/{item_id}`)."""
+    answered_for: str | None = scope.get(ROUTE_TEMPLATE)
+    if answered_for is not None:
+        return answered_for
     # FastAPI serves included routers in place: the matched route knows its own path only,
     # the request's route context the whole template. (Older FastAPI copied the routes.)
     context = scope.get("fastapi", {}).get("effective_route_context")

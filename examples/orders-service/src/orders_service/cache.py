@@ -128,6 +128,14 @@ class CacheAside:
             if not lock.locked():
                 self._locks.pop(key, None)
 
+    async def peek(self, key: str) -> bytes | None:
+        """The cached value of `key`; None when it is not cached, cached as absent, or the
+        cache fails. Never loads, and records neither hit nor miss: for callers that fall
+        back to `get` and record what they serve.
+        """
+        cached = await self._read(key)
+        return None if cached == MISSING else cached
+
     async def invalidate(self, key: str) -> None:
         """Forget `key`, so the next read loads it afresh."""
         await self._attempt(lambda: self.cache.delete(key), None)

@@ -15,6 +15,7 @@ from starlette.types import Receive, Scope, Send
 from .api.health import router as health_router
 from .api.router import router as api_router
 from .config import Settings, get_settings
+from .items.cached_reads import CachedItemReads
 from .logging import configure_logging
 from .metrics import record_build
 from .metrics import router as metrics_router
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router)
     app.include_router(metrics_router)
     app.include_router(api_router)
+    app.add_middleware(CachedItemReads, service=app)
     if app.state.tracing is not None:
         app.state.tracing.instrument_app(app)
     record_build("orders-service", app.version)

@@ -185,12 +185,18 @@ class RateLimit:
         self.requests = requests
         self.window_seconds = window_seconds
 
-    async def __call__(self, request: Request, response: Response) -> None:
+    async def decide(self, request: Request) -> Decision | None:
+        """Count the request against its client's limit, if admitted; None when limits are off."""
         limiter: RateLimiter | None = request.app.state.rate_limiter
         if limiter is None:
-            return
+            return None
         key = f"{self.scope}:{limiter.client_key(request)}"
-        decision = await limiter.hit(key, self.requests, self.window_seconds)
+        return await limiter.hit(key, self.requests, self.window_seconds)
+
+    async def __call__(self, request: Request, response: Response) -> None:
+        decision = await self.decide(request)
+        if decision is None:
+            return
         if decision.admitted:
             for name, value in decision.headers().items():
                 response.headers.append(name, value)  # no search for existing ones

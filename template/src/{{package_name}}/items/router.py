@@ -50,9 +50,12 @@ async def list_items(
     response_model=ItemRead,
     responses=problem_responses(404, 422),
 )
-async def read_item(item_id: UUID, service: ItemServiceDep) -> Response:
-    # The hot path: the cached JSON goes out as it is, without a parse and re-serialise.
-    return Response(await service.get_json(item_id), media_type="application/json")
+async def read_item(item_id: UUID, service: ItemServiceDep, response: Response) -> Response:
+    # The hot path (cache hits are answered before routing: cached_reads.py): the cached JSON
+    # goes out as it is, without a parse and re-serialise. FastAPI adds the headers the
+    # dependencies set (the rate limit's) only to responses it builds, so they are added here.
+    body = await service.get_json(item_id)
+    return Response(body, media_type="application/json", headers=response.headers)
 
 
 @router.patch(
