@@ -7,9 +7,12 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from sqlalchemy import delete
 
 from orders_service.config import Environment, Settings
+from orders_service.db import Base
 from orders_service.main import create_app
+from orders_service.state import AppState
 
 
 def make_settings(**overrides: Any) -> Settings:
@@ -25,3 +28,10 @@ async def running_app(settings: Settings) -> AsyncIterator[FastAPI]:
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         yield app
+
+
+async def delete_all_rows(state: AppState) -> None:
+    """Leave a shared test database (TEST_DATABASE_URL) as the next test expects it."""
+    async with state.engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            await connection.execute(delete(table))

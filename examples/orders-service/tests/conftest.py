@@ -13,12 +13,10 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
-from sqlalchemy import delete
 
 from orders_service.config import Settings
-from orders_service.db import Base
 from orders_service.state import AppState
-from tests.apps import make_settings, running_app
+from tests.apps import delete_all_rows, make_settings, running_app
 
 
 @pytest.fixture
@@ -34,7 +32,7 @@ def settings(tmp_path: Path) -> Settings:
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     async with running_app(settings) as app:
         yield app
-        await _delete_all_rows(app.state.resources)
+        await delete_all_rows(app.state.resources)
 
 
 @pytest.fixture
@@ -48,10 +46,3 @@ async def client(app: FastAPI) -> AsyncIterator[AsyncClient]:
     transport = ASGITransport(app=app, raise_app_exceptions=False)
     async with AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client
-
-
-async def _delete_all_rows(state: AppState) -> None:
-    """Leave a shared test database (TEST_DATABASE_URL) as the next test expects it."""
-    async with state.engine.begin() as connection:
-        for table in reversed(Base.metadata.sorted_tables):
-            await connection.execute(delete(table))

@@ -19,7 +19,7 @@ from orders_service.items.dependencies import get_item_service
 from orders_service.items.router import router as items_router
 from orders_service.items.service import ItemService
 from orders_service.rate_limit import api_rate_limit
-from tests.apps import running_app
+from tests.apps import delete_all_rows, running_app
 from tests.factories import item_payload
 from tests.logs import LogLines, json_lines
 
@@ -147,6 +147,7 @@ async def limited_client(settings: Settings) -> AsyncIterator[AsyncClient]:
         transport = ASGITransport(app=app)
         async with AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield client
+        await delete_all_rows(app.state.resources)
 
 
 async def test_each_read_counts_once_against_the_rate_limit(
@@ -189,6 +190,12 @@ def test_answered_reads_skip_no_dependency_of_the_route() -> None:
     """The middleware applies the rate limit and reads the state itself: a dependency added
     to the route (authentication, say) must be added to items/cached_reads.py too.
     """
-    route = next(r for r in items_router.routes if isinstance(r, APIRoute) and r.name == "read_item")
+    route = next(
+        r for r in items_router.routes if isinstance(r, APIRoute) and r.name == "read_item"
+    )
 
-    assert calls(route.dependant) - {route.endpoint} == {api_rate_limit, get_item_service, get_state}
+    assert calls(route.dependant) - {route.endpoint} == {
+        api_rate_limit,
+        get_item_service,
+        get_state,
+    }
