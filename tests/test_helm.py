@@ -46,7 +46,7 @@ SHUTDOWN_MARGIN = 5
 PROJECTS: dict[str, dict[str, str]] = {
     "vault-none": {},
     "vault-agent": {"vault": "agent", "database": "postgresql"},
-    "vault-api": {"vault": "api", "cache": "redis"},
+    "vault-api": {"vault": "api", "database": "postgresql", "cache": "redis"},
 }
 
 DIGEST = "sha256:" + "0123456789abcdef" * 4
@@ -365,6 +365,18 @@ def test_vault_api_gets_its_settings_and_a_token(projects: Projects) -> None:
     (volume,) = [volume for volume in spec["volumes"] if volume["name"] == token]
     assert volume["projected"]["sources"][0]["serviceAccountToken"]["path"] == "token"
     assert not any(key.startswith("vault.hashicorp.com/") for key in pod_annotations(rendered))
+
+
+def test_vault_api_can_log_in_to_the_database_with_vault_credentials(projects: Projects) -> None:
+    role, mount = f"{PREFIX}VAULT_DATABASE_ROLE", f"{PREFIX}VAULT_DATABASE_MOUNT"
+    assert role not in projects.chart("vault-api", "defaults").one("ConfigMap")["data"]
+
+    chart = projects.chart_path("vault-api")
+    config = render_chart(chart, {"vault": {"databaseRole": SLUG}}).one("ConfigMap")["data"]
+
+    assert (config[role], config[mount]) == (SLUG, "database")
+    with pytest.raises(helm_python.HelmValuesError, match="/vault/databaseRole"):
+        render_chart(chart, {"vault": {"databaseRole": "orders service"}})
 
 
 def test_no_vault_means_no_vault_and_no_token(projects: Projects) -> None:

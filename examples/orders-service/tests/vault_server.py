@@ -1,8 +1,9 @@
 """An in-process stand-in for Vault's HTTP API: the endpoints the service uses, as Vault documents them.
 
-KV v2 read, token lookup and renewal, Kubernetes and AppRole login, sys/health, and Vault's
-error shape (`{"errors": [...]}`); plus switches for the failures a real Vault shows:
-sealed, slow, refusing renewal.
+KV v2 read, token lookup and renewal, Kubernetes and AppRole login, the database secrets
+engine's credentials and their leases' renewal (capped at the role's max TTL), sys/health,
+and Vault's error shape (`{"errors": [...]}`); plus switches for the failures a real Vault
+shows: sealed, slow, refusing renewal.
 """
 
 from __future__ import annotations
@@ -11,10 +12,18 @@ import json
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+
+@dataclass
+class Lease:
+    username: str
+    ttl: int
+    ends_at: float  # the max TTL's end, on time.monotonic()
 
 
 @dataclass
@@ -23,6 +32,12 @@ class VaultStandIn:
     tokens: dict[str, int] = field(default_factory=dict)  # token -> ttl seconds
     kubernetes_roles: dict[str, str] = field(default_factory=dict)  # role -> accepted JWT
     approles: dict[str, str] = field(default_factory=dict)  # role_id -> secret_id
+    # "<mount>/<role>" -> (lease TTL, max TTL) in seconds, as the role's default_ttl and max_ttl
+    database_roles: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # Called with each new username and password, as Vault's plugin creates the login.
+    create_login: Callable[[str, str], None] | None = None
+    leases: dict[str, Lease] = field(default_factory=dict)
+    lease_renewals: int = 0
     sealed: bool = False
     delay_seconds: float = 0.0
     refuse_renewal: bool = False
@@ -104,6 +119,11 @@ class VaultStandIn:
                 return HTTPStatus.FORBIDDEN, {"errors": ["permission denied"]}
             self.renewals += 1
             return HTTPStatus.OK, {"auth": self.auth(token)}
+        if path == "/v1/sys/leases/renew" and method == "POST":
+            return self.renew_lease(body.get("lease_id", ""), body.get("increment"))
+        mount, _, role = path.removeprefix("/v1/").partition("/creds/")
+        if method == "GET" and f"{mount}/{role}" in self.database_roles:
+            return self.database_credentials(mount, role)
         mount, _, rest = path.removeprefix("/v1/").partition("/data/")
         data = self.kv.get(mount, {}).get(rest)
         if method == "GET" and rest and data is not None:
@@ -122,3 +142,30 @@ class VaultStandIn:
     def auth(self, token: str) -> dict[str, Any]:
         ttl = self.tokens[token]
         return {"client_token": token, "lease_duration": ttl, "renewable": ttl > 0}
+
+    def database_credentials(self, mount: str, role: str) -> tuple[int, dict[str, Any]]:
+        ttl, max_ttl = self.database_roles[f"{mount}/{role}"]
+        username = f"v-token-{role}-{secrets.token_hex(4)}"
+        password = secrets.token_urlsafe(16)
+        if self.create_login is not None:
+            self.create_login(username, password)
+        lease_id = f"{mount}/creds/{role}/{secrets.token_hex(8)}"
+        self.leases[lease_id] = Lease(username, ttl, time.monotonic() + max_ttl)
+        return HTTPStatus.OK, {
+            "lease_id": lease_id,
+            "lease_duration": ttl,
+            "renewable": True,
+            "data": {"username": username, "password": password},
+        }
+
+    def renew_lease(self, lease_id: str, increment: int | None) -> tuple[int, dict[str, Any]]:
+        lease = self.leases.get(lease_id)
+        left = lease.ends_at - time.monotonic() if lease is not None else 0
+        if lease is None or left <= 0:
+            return HTTPStatus.BAD_REQUEST, {"errors": ["lease not found or lease is not renewable"]}
+        self.lease_renewals += 1
+        granted = min(increment or lease.ttl, int(left))
+        return HTTPStatus.OK, {"lease_id": lease_id, "renewable": True, "lease_duration": granted}
+
+    def revoke(self, lease_id: str) -> None:
+        del self.leases[lease_id]

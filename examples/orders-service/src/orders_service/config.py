@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     database_pool_size: Annotated[int, Field(ge=1)] = 5
     database_timeout_seconds: Annotated[float, Field(gt=0)] = 5.0
     database_statement_timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
+    # Set: every new connection logs in with credentials from this role of Vault's database
+    # secrets engine (mounted at vault_database_mount), not the URL's user and password.
+    vault_database_role: str | None = None
+    vault_database_mount: str = "database"
     migrate_on_startup: bool = True
 
     cache_url: str = "memory://"
@@ -106,10 +110,22 @@ class Settings(BaseSettings):
             and url.get_backend_name() != "sqlite"
             and url.password is None
             and self.database_password is None
+            and self.vault_database_role is None
         ):
             msg = (
                 f"database_password is not set in {self.environment}: looked in "
-                f"{ENV_PREFIX}DATABASE_PASSWORD, .env and the service's Vault KV secret"
+                f"{ENV_PREFIX}DATABASE_PASSWORD, .env and the service's Vault KV secret "
+                f"(or set {ENV_PREFIX}VAULT_DATABASE_ROLE for credentials from Vault)"
+            )
+            raise ValueError(msg)
+        return self
+
+    @model_validator(mode="after")
+    def _dynamic_credentials_need_a_server(self) -> Self:
+        if self.vault_database_role is not None and self.database.get_backend_name() == "sqlite":
+            msg = (
+                f"vault_database_role is set but database_url is SQLite, which has no logins: "
+                f"point {ENV_PREFIX}DATABASE_URL at PostgreSQL or unset {ENV_PREFIX}VAULT_DATABASE_ROLE"
             )
             raise ValueError(msg)
         return self

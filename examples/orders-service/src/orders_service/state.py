@@ -15,6 +15,7 @@ from .cache import CacheAside, create_cache
 from .config import Settings
 from .db import create_engine, create_session_factory, migrate, ping
 from .vault import TokenKeeper, VaultClient, VaultConfig
+from .vault_database import use_vault_credentials
 
 logger = logging.getLogger(__name__)
 
@@ -55,8 +56,21 @@ async def open_state(settings: Settings) -> AsyncIterator[AppState]:
     """Connect to the database and cache (migrating first if configured); close both after."""
     engine = create_engine(settings)
     cache = create_cache(settings)
-    background: asyncio.Task[None] | None = None
+    background: list[asyncio.Task[None]] = []
     try:
+        vault: VaultClient | None = None
+        vault_config = VaultConfig()
+        if vault_config.addr is not None:
+            vault = await asyncio.to_thread(VaultClient.connect, vault_config)
+            token_keeper = TokenKeeper(vault).run()
+            background.append(asyncio.create_task(token_keeper, name="vault-token-keeper"))
+        if settings.vault_database_role is not None:
+            lease_keeper = await use_vault_credentials(
+                vault, engine, settings.vault_database_mount, settings.vault_database_role
+            )
+            background.append(
+                asyncio.create_task(lease_keeper.run(), name="vault-database-lease-keeper")
+            )
         if settings.migrate_on_startup:
             await migrate(engine)
             logger.info("Database schema is up to date")
@@ -70,17 +84,12 @@ async def open_state(settings: Settings) -> AsyncIterator[AppState]:
                 miss_ttl_seconds=settings.cache_miss_ttl_seconds,
             ),
         )
-        vault_config = VaultConfig()
-        if vault_config.addr is not None:
-            state.vault = await asyncio.to_thread(VaultClient.connect, vault_config)
-            background = asyncio.create_task(
-                TokenKeeper(state.vault).run(), name="vault-token-keeper"
-            )
+        state.vault = vault
         yield state
     finally:
-        if background is not None:
-            background.cancel()
+        for task in background:
+            task.cancel()
             with suppress(asyncio.CancelledError):
-                await background
+                await task
         await cache.close()
         await engine.dispose()

@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -49,6 +51,17 @@ class AuthMethod(StrEnum):
     TOKEN = "token"  # noqa: S105 - the method's name, not a secret
     KUBERNETES = "kubernetes"
     APPROLE = "approle"
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseCredentials:
+    """A login from Vault's database secrets engine, valid for its lease."""
+
+    username: str
+    password: SecretStr
+    lease_id: str
+    lease_seconds: int
+    renewable: bool
 
 
 class VaultConfig(BaseSettings):
@@ -169,6 +182,29 @@ class VaultClient:
         )
         data: dict[str, Any] = response["data"]["data"]
         return data
+
+    def database_credentials(self, mount: str, role: str) -> DatabaseCredentials:
+        """New credentials for `role` of the database secrets engine at `mount`."""
+        response = self._call(
+            f"getting database credentials ({mount}/creds/{role})",
+            partial(self._client.secrets.database.generate_credentials, role, mount_point=mount),
+        )
+        return DatabaseCredentials(
+            username=response["data"]["username"],
+            password=SecretStr(response["data"]["password"]),
+            lease_id=response["lease_id"],
+            lease_seconds=response["lease_duration"],
+            renewable=response["renewable"],
+        )
+
+    def renew_lease(self, lease_id: str, seconds: int) -> int:
+        """Ask for `seconds` more of the lease; the seconds granted (fewer near its max TTL)."""
+        response = self._call(
+            "renewing the database credentials' lease",
+            partial(self._client.sys.renew_lease, lease_id, increment=seconds),
+        )
+        granted: int = response["lease_duration"]
+        return granted
 
     def token_ttl(self) -> int:
         """Seconds the current token has left; 0 for a token that never expires."""

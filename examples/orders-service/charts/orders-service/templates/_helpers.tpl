@@ -180,7 +180,7 @@ Refuse values the schema cannot express (relations between values), naming each 
 {{- if and .Values.ingress.enabled (empty .Values.ingress.hosts) }}
 {{- $errors = append $errors "ingress.hosts must list at least one host when ingress.enabled is true" }}
 {{- end }}
-{{- $managed := list "ENVIRONMENT" "LOG_LEVEL" "HOST" "PORT" "WORKERS" "DATABASE_URL" "MIGRATE_ON_STARTUP" "CACHE_URL" "GRACEFUL_SHUTDOWN_SECONDS" "KEEP_ALIVE_SECONDS" "FORWARDED_ALLOW_IPS" "VAULT_SECRETS_FILE" "VAULT_ROLE" "VAULT_AUTH_MOUNT" "VAULT_KV_MOUNT" "VAULT_KV_PATH" }}
+{{- $managed := list "ENVIRONMENT" "LOG_LEVEL" "HOST" "PORT" "WORKERS" "DATABASE_URL" "MIGRATE_ON_STARTUP" "CACHE_URL" "GRACEFUL_SHUTDOWN_SECONDS" "KEEP_ALIVE_SECONDS" "FORWARDED_ALLOW_IPS" "VAULT_SECRETS_FILE" "VAULT_ROLE" "VAULT_AUTH_MOUNT" "VAULT_KV_MOUNT" "VAULT_KV_PATH" "VAULT_DATABASE_ROLE" "VAULT_DATABASE_MOUNT" }}
 {{- range $name, $_ := .Values.settings.extra }}
 {{- if has $name $managed }}
 {{- $errors = append $errors (printf "settings.extra.%s is set by the chart: use its own value instead" $name) }}
