@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     cache_ttl_seconds: Annotated[float, Field(gt=0)] = 300.0
     cache_miss_ttl_seconds: Annotated[float, Field(gt=0)] = 30.0
     cache_max_entries: Annotated[int, Field(ge=1)] = 10_000
+    # Reads of item ids never created are 404s without a lookup (items/known_ids.py).
+    bloom_filter_enabled: bool = False
+    bloom_filter_capacity: Annotated[int, Field(ge=1)] = 1_000_000
+    bloom_filter_error_rate: Annotated[float, Field(gt=0, lt=1)] = 0.001
+    bloom_filter_sync_seconds: Annotated[float, Field(gt=0)] = 10.0
 
     otlp_endpoint: Annotated[str, Field(pattern="^https?://")] | None = None
 

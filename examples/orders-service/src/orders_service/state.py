@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from .cache import CacheAside, create_cache
 from .config import Settings
 from .db import create_engine, create_session_factory, migrate, ping
+from .items.known_ids import KnownItemIds, create_known_item_ids
 from .vault import TokenKeeper, VaultClient, VaultConfig
 from .vault_database import use_vault_credentials
 
@@ -36,7 +37,12 @@ class AppState:
     engine: AsyncEngine
     session_factory: async_sessionmaker[AsyncSession]
     cache: CacheAside
+    item_ids: KnownItemIds | None = None
     vault: VaultClient | None = None
+
+    def session(self) -> AsyncSession:
+        """A session from the current factory."""
+        return self.session_factory()
 
     def dependencies(self) -> dict[str, Dependency]:
         """What readiness checks, and which of it the service cannot serve without."""
@@ -57,6 +63,7 @@ async def open_state(settings: Settings) -> AsyncIterator[AppState]:
     engine = create_engine(settings)
     cache = create_cache(settings)
     background: list[asyncio.Task[None]] = []
+    state: AppState | None = None
     try:
         vault: VaultClient | None = None
         vault_config = VaultConfig()
@@ -84,6 +91,9 @@ async def open_state(settings: Settings) -> AsyncIterator[AppState]:
                 miss_ttl_seconds=settings.cache_miss_ttl_seconds,
             ),
         )
+        state.item_ids = create_known_item_ids(settings, state.session)
+        if state.item_ids is not None:
+            background.append(asyncio.create_task(state.item_ids.run(), name="item-id-filter"))
         state.vault = vault
         yield state
     finally:
@@ -91,5 +101,7 @@ async def open_state(settings: Settings) -> AsyncIterator[AppState]:
             task.cancel()
             with suppress(asyncio.CancelledError):
                 await task
+        if state is not None and state.item_ids is not None:
+            await state.item_ids.close()
         await cache.close()
         await engine.dispose()

@@ -11,7 +11,7 @@ from .service import ItemService
 
 
 async def get_item_service(state: StateDep) -> ItemService:
-    return ItemService(state.session_factory, state.cache)
+    return ItemService(state.session_factory, state.cache, known_ids=state.item_ids)
 
 
 ItemServiceDep = Annotated[ItemService, Depends(get_item_service)]

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..cache import CacheAside
 from .exceptions import ItemNameTakenError, ItemNotFoundError
+from .known_ids import KnownItemIds
 from .models import Item
 from .repository import ItemRepository
 from .schemas import ItemCreate, ItemPage, ItemRead, ItemUpdate
@@ -30,16 +31,20 @@ class ItemService:
         sessions: async_sessionmaker[AsyncSession],
         cache: CacheAside,
         repository: type[ItemRepository] = ItemRepository,
+        known_ids: KnownItemIds | None = None,
     ) -> None:
         self._sessions = sessions
         self._cache = cache
         self._repository = repository
+        self._known_ids = known_ids
 
     async def create(self, data: ItemCreate) -> ItemRead:
         async with self._unit_of_work(data.name) as items:
             if await items.get_by_name(data.name) is not None:
                 raise ItemNameTakenError(data.name)
             item = await items.add(Item(name=data.name, description=data.description))
+            if self._known_ids is not None:  # before the commit: no reader may see it first
+                await self._known_ids.add(item.id)
         return ItemRead.model_validate(item)
 
     async def get_json(self, item_id: UUID) -> bytes:
@@ -52,6 +57,8 @@ class ItemService:
                     return None
                 return ItemRead.model_validate(item).model_dump_json().encode()
 
+        if self._known_ids is not None and not await self._known_ids.may_exist(item_id):
+            raise ItemNotFoundError(item_id)
         cached = await self._cache.get(cache_key(item_id), load)
         if cached is None:
             raise ItemNotFoundError(item_id)
