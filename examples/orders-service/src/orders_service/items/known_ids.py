@@ -130,6 +130,8 @@ def create_known_item_ids(
         return None
     size, hashes = dimensions(settings.bloom_filter_capacity, settings.bloom_filter_error_rate)
     if settings.cache_url.partition("://")[0] in {"redis", "rediss"}:
+        # Named by its dimensions: resized, the filter starts afresh in a new key (the old
+        # one stays until deleted: `DEL bloom:item-ids:<size>:<hashes>`).
         bits: RedisBits | MemoryBits = RedisBits.from_settings(
             settings, key=f"bloom:item-ids:{size}:{hashes}"
         )
