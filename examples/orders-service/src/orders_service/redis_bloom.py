@@ -9,6 +9,7 @@ from typing import Self
 from redis.asyncio import Redis
 
 from .config import Settings
+from .redis_cache import redis_client
 
 
 class RedisBits:
@@ -20,15 +21,8 @@ class RedisBits:
 
     @classmethod
     def from_settings(cls, settings: Settings, key: str) -> Self:
-        password = settings.cache_password.get_secret_value() if settings.cache_password else None
-        client = Redis.from_url(
-            settings.cache_url,
-            password=password,
-            socket_timeout=0.5,
-            socket_connect_timeout=0.5,
-            health_check_interval=30,
-        )
-        return cls(client, key)
+        # A short timeout: a read of an uncached item waits for this answer.
+        return cls(redis_client(settings, timeout_seconds=0.5), key)
 
     async def set(self, offsets: Sequence[int]) -> None:
         async with self._client.pipeline(transaction=False) as pipeline:

@@ -10,6 +10,18 @@ from redis.exceptions import RedisError
 from .config import Settings
 
 
+def redis_client(settings: Settings, timeout_seconds: float) -> Redis:
+    """A client of the cache's Redis: bounded socket waits, idle connections checked."""
+    password = settings.cache_password.get_secret_value() if settings.cache_password else None
+    return Redis.from_url(
+        settings.cache_url,
+        password=password,
+        socket_timeout=timeout_seconds,
+        socket_connect_timeout=timeout_seconds,
+        health_check_interval=30,
+    )
+
+
 class RedisCache:
     """A shared cache in Redis; keys expire on Redis' own clock."""
 
@@ -18,15 +30,7 @@ class RedisCache:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
-        password = settings.cache_password.get_secret_value() if settings.cache_password else None
-        client = Redis.from_url(
-            settings.cache_url,
-            password=password,
-            socket_timeout=1.0,
-            socket_connect_timeout=1.0,
-            health_check_interval=30,
-        )
-        return cls(client)
+        return cls(redis_client(settings, timeout_seconds=1.0))
 
     async def get(self, key: str) -> bytes | None:
         value = await self._client.get(key)

@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from .config import Settings
+from .redis_cache import redis_client
 from .resilience import CircuitBreaker
 
 logger = logging.getLogger(__name__)
@@ -46,16 +47,8 @@ class RedisWindowCounts:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
-        password = settings.cache_password.get_secret_value() if settings.cache_password else None
-        # Short timeouts: every limited request waits for this answer.
-        client = Redis.from_url(
-            settings.cache_url,
-            password=password,
-            socket_timeout=0.5,
-            socket_connect_timeout=0.5,
-            health_check_interval=30,
-        )
-        return cls(client)
+        # A short timeout: every limited request waits for this answer.
+        return cls(redis_client(settings, timeout_seconds=0.5))
 
     async def hit(
         self, key: str, limit: int, window: int, weight: float, expire_seconds: float
