@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from httpx import ASGITransport, AsyncClient
 from sqlalchemy import delete
 
 from orders_service.config import Environment, Settings
@@ -28,6 +29,15 @@ async def running_app(settings: Settings) -> AsyncIterator[FastAPI]:
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         yield app
+
+
+@asynccontextmanager
+async def client_of(app: FastAPI, **transport: Any) -> AsyncIterator[AsyncClient]:
+    """An HTTP client that calls the app in process (`transport`: ASGITransport's options)."""
+    async with AsyncClient(
+        transport=ASGITransport(app=app, **transport), base_url="http://testserver"
+    ) as client:
+        yield client
 
 
 async def delete_all_rows(state: AppState) -> None:

@@ -7,16 +7,17 @@ TEST_CACHE_URL to run the same suite against real servers.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
-from httpx import ASGITransport, AsyncClient
+from httpx import AsyncClient
 
 from orders_service.config import Settings
 from orders_service.state import AppState
-from tests.apps import delete_all_rows, make_settings, running_app
+from tests.apps import client_of, delete_all_rows, make_settings, running_app
+from tests.logs import LogLines, json_lines
 
 
 @pytest.fixture
@@ -43,6 +44,12 @@ def state(app: FastAPI) -> AppState:
 
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[AsyncClient]:
-    transport = ASGITransport(app=app, raise_app_exceptions=False)
-    async with AsyncClient(transport=transport, base_url="http://testserver") as client:
+    async with client_of(app, raise_app_exceptions=False) as client:
         yield client
+
+
+@pytest.fixture
+def log_lines() -> Iterator[LogLines]:
+    """What the service logs meanwhile, as JSON lines."""
+    with json_lines() as lines:
+        yield lines

@@ -6,10 +6,10 @@ import asyncio
 import threading
 from pathlib import Path
 
-from httpx import ASGITransport, AsyncClient
+from httpx import AsyncClient
 
 from orders_service.state import AppState
-from tests.apps import make_settings, running_app
+from tests.apps import client_of, make_settings, running_app
 
 
 async def test_livez(client: AsyncClient) -> None:
@@ -48,11 +48,9 @@ async def test_readyz_when_the_database_is_down(tmp_path: Path) -> None:
         database_url=f"sqlite+aiosqlite:///{tmp_path}", migrate_on_startup=False
     )
     threads_before = set(threading.enumerate())
-    async with running_app(settings) as app:
-        transport = ASGITransport(app=app)
-        async with AsyncClient(transport=transport, base_url="http://testserver") as client:
-            response = await client.get("/readyz")
-            liveness = await client.get("/livez")
+    async with running_app(settings) as app, client_of(app) as client:
+        response = await client.get("/readyz")
+        liveness = await client.get("/livez")
     await until_threads_end(
         {
             thread

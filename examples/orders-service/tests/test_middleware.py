@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterator
 
 import pytest
 from fastapi import FastAPI
@@ -16,16 +15,10 @@ from starlette.types import Message, Receive, Scope, Send
 from orders_service.logging import JsonFormatter, ServiceHandler
 from orders_service.middleware import ObservabilityMiddleware
 from tests.factories import item_payload
-from tests.logs import LogLines, json_lines
+from tests.logs import LogLines
 
 ITEMS = "/api/v1/items"
 ITEM_ROUTE = "/api/v1/items/{item_id}"
-
-
-@pytest.fixture
-def log_lines() -> Iterator[LogLines]:
-    with json_lines() as lines:
-        yield lines
 
 
 def requests_counted(method: str, route: str, status_class: str) -> float:

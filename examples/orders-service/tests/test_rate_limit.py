@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from fastapi import FastAPI, Request
-from httpx import ASGITransport, AsyncClient
+from httpx import AsyncClient
 from prometheus_client import REGISTRY
 from pydantic import ValidationError
 
@@ -18,7 +18,7 @@ from orders_service.rate_limit import (
     open_rate_limiter,
     seconds_until_room,
 )
-from tests.apps import make_settings, running_app
+from tests.apps import client_of, make_settings, running_app
 
 ITEMS = "/api/v1/items"
 PROBLEM = "application/problem+json"
@@ -150,10 +150,8 @@ async def limited_client(settings: Settings) -> AsyncIterator[AsyncClient]:
             "rate_limit_key_header": "X-API-Key",
         }
     )
-    async with running_app(limited) as app:
-        transport = ASGITransport(app=app)
-        async with AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield client
+    async with running_app(limited) as app, client_of(app) as client:
+        yield client
 
 
 class TestThroughTheApp:
@@ -190,10 +188,9 @@ class TestThroughTheApp:
         assert (refused.status_code, other.status_code) == (429, 200)
 
     async def test_off_when_disabled(self, settings: Settings) -> None:
-        async with running_app(settings.model_copy(update={"rate_limit_enabled": False})) as app:
-            transport = ASGITransport(app=app)
-            async with AsyncClient(transport=transport, base_url="http://testserver") as client:
-                response = await client.get(ITEMS)
+        disabled = settings.model_copy(update={"rate_limit_enabled": False})
+        async with running_app(disabled) as app, client_of(app) as client:
+            response = await client.get(ITEMS)
 
         assert response.status_code == 200
         assert "ratelimit-limit" not in response.headers

@@ -4,22 +4,15 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
 
 import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
 
 from orders_service.request_id import request_id_from, request_id_var
-from tests.logs import LogLines, json_lines
+from tests.logs import LogLines
 
 HEX_ID = re.compile(r"[0-9a-f]{32}")
-
-
-@pytest.fixture
-def log_lines() -> Iterator[LogLines]:
-    with json_lines() as lines:
-        yield lines
 
 
 class TestRequestIdFrom:

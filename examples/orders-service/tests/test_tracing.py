@@ -13,7 +13,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 from fakeredis import FakeAsyncRedis
-from httpx import ASGITransport, AsyncClient
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -23,7 +22,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from orders_service.config import Settings
 from orders_service.otel import SERVICE, Tracing, service_resource
 from orders_service.tracing import create_tracing, traces_endpoint
-from tests.apps import make_settings, running_app
+from tests.apps import client_of, make_settings, running_app
 from tests.factories import item_payload
 from tests.logs import json_lines
 
@@ -155,8 +154,7 @@ async def test_spans_reach_the_collector(settings: Settings, collector: Collecto
                 logging.getLogger("orders_service").warning("inside a span")
                 return {}
 
-            transport = ASGITransport(app=app)
-            async with AsyncClient(transport=transport, base_url="http://testserver") as client:
+            async with client_of(app) as client:
                 headers = {"X-Request-ID": "traced-1"}
                 created = (await client.post(ITEMS, json=item_payload(), headers=headers)).json()
                 for _ in range(2):  # a miss the route serves, then a hit answered before it

@@ -11,11 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from httpx import ASGITransport, AsyncClient
 
 from orders_service.config import Settings, get_settings
 from orders_service.vault import TokenKeeper, VaultClient, VaultConfig, VaultError
-from tests.apps import running_app
+from tests.apps import client_of, running_app
 from tests.vault_server import VaultStandIn
 
 PREFIX = "ORDERS_SERVICE_"
@@ -185,12 +184,10 @@ async def test_a_failed_login_is_logged_not_raised(
 
 async def test_readyz_reports_vault(vault: VaultStandIn, token: str, tmp_path: Path) -> None:
     settings = Settings(_env_file=None, database_url=f"sqlite+aiosqlite:///{tmp_path / 'app.db'}")
-    async with running_app(settings) as app:
-        transport = ASGITransport(app=app)
-        async with AsyncClient(transport=transport, base_url="http://testserver") as client:
-            ready = await client.get("/readyz")
-            vault.sealed = True
-            sealed = await client.get("/readyz")
+    async with running_app(settings) as app, client_of(app) as client:
+        ready = await client.get("/readyz")
+        vault.sealed = True
+        sealed = await client.get("/readyz")
 
     assert ready.json()["checks"]["vault"] == "ok"
     assert sealed.status_code == 200, "secrets were read at start-up: a sealed Vault is reported"
@@ -202,10 +199,8 @@ async def test_secret_values_never_reach_the_logs(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     settings = Settings(_env_file=None, database_url=f"sqlite+aiosqlite:///{tmp_path / 'app.db'}")
-    async with running_app(settings) as app:
-        transport = ASGITransport(app=app)
-        async with AsyncClient(transport=transport, base_url="http://testserver") as client:
-            await client.get("/readyz")
+    async with running_app(settings) as app, client_of(app) as client:
+        await client.get("/readyz")
 
     logged = caplog.text + " ".join(str(vars(record)) for record in caplog.records)
     assert "Read settings from Vault" in caplog.text

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 from uuid import UUID
 
@@ -10,7 +10,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
-from httpx import ASGITransport, AsyncClient, Response
+from httpx import AsyncClient, Response
 from prometheus_client import REGISTRY
 
 from orders_service.api.deps import get_state
@@ -19,9 +19,9 @@ from orders_service.items.dependencies import get_item_service
 from orders_service.items.router import router as items_router
 from orders_service.items.service import ItemService
 from orders_service.rate_limit import api_rate_limit
-from tests.apps import delete_all_rows, running_app
+from tests.apps import client_of, delete_all_rows, running_app
 from tests.factories import item_payload
-from tests.logs import LogLines, json_lines
+from tests.logs import LogLines
 
 ITEMS = "/api/v1/items"
 ROUTE = "/api/v1/items/{item_id}"
@@ -39,12 +39,6 @@ def routed_reads(monkeypatch: pytest.MonkeyPatch) -> list[UUID]:
 
     monkeypatch.setattr(ItemService, "get_json", counted)
     return reads
-
-
-@pytest.fixture
-def log_lines() -> Iterator[LogLines]:
-    with json_lines() as lines:
-        yield lines
 
 
 async def create_item(client: AsyncClient, name: str = "Cached") -> dict[str, Any]:
@@ -144,8 +138,7 @@ async def limited_client(settings: Settings) -> AsyncIterator[AsyncClient]:
     """A client of an app that admits four requests per client per minute."""
     limited = settings.model_copy(update={"cache_url": "memory://", "rate_limit_requests": 4})
     async with running_app(limited) as app:
-        transport = ASGITransport(app=app)
-        async with AsyncClient(transport=transport, base_url="http://testserver") as client:
+        async with client_of(app) as client:
             yield client
         await delete_all_rows(app.state.resources)
 
@@ -171,8 +164,7 @@ async def test_each_read_counts_once_against_the_rate_limit(
 async def test_reads_under_a_root_path_are_answered_too(
     app: FastAPI, routed_reads: list[UUID]
 ) -> None:
-    transport = ASGITransport(app=app, root_path="/orders")
-    async with AsyncClient(transport=transport, base_url="http://testserver") as client:
+    async with client_of(app, root_path="/orders") as client:
         item = await create_item(client)
         url = f"/orders{ITEMS}/{item['id']}"
 

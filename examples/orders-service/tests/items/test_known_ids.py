@@ -9,7 +9,6 @@ from uuid import UUID, uuid4
 
 import pytest
 from fastapi import FastAPI
-from httpx import ASGITransport, AsyncClient
 from sqlalchemy import event
 
 from orders_service.bloom import BloomFilter, MemoryBits, dimensions
@@ -20,7 +19,7 @@ from orders_service.items.models import Item
 from orders_service.items.schemas import ItemCreate
 from orders_service.items.service import ItemService
 from orders_service.state import AppState
-from tests.apps import delete_all_rows, running_app
+from tests.apps import client_of, delete_all_rows, running_app
 
 ITEMS = "/api/v1/items"
 
@@ -182,8 +181,7 @@ async def test_the_api_answers_404_for_ids_never_created(filtered_app: FastAPI) 
     state: AppState = filtered_app.state.resources
     assert state.item_ids is not None
     await asyncio.wait_for(state.item_ids.wait_until_loaded(), timeout=10)
-    transport = ASGITransport(app=filtered_app)
-    async with AsyncClient(transport=transport, base_url="http://testserver") as client:
+    async with client_of(filtered_app) as client:
         created = (await client.post(ITEMS, json={"name": "Filtered"})).json()
         unknown = uuid4()
 
