@@ -12,8 +12,12 @@ from jinja2 import Environment
 from jinja2.ext import Extension
 
 _NON_SLUG = re.compile(r"[^a-z0-9]+")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# No quotes or backslashes either: the address is written inside TOML and YAML strings.
+_EMAIL = re.compile(r'^[^@\s"\\]+@[^@\s"\\]+\.[^@\s"\\]+$')
 _SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
+# As long as the longest project_slug (53, Helm's limit): paths and imports that name the
+# package fit the lines the template's boundary tests render.
+MAX_PACKAGE_NAME = 53
 
 
 def slugify(value: str) -> str:
@@ -37,6 +41,8 @@ def package_name_problem(value: str) -> str:
         return f"'{value}' is a Python keyword"
     if value in sys.stdlib_module_names:
         return f"'{value}' shadows the standard library module of the same name"
+    if len(value) > MAX_PACKAGE_NAME:
+        return f"'{value}' must be at most {MAX_PACKAGE_NAME} characters, not {len(value)}"
     return ""
 
 

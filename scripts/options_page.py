@@ -42,8 +42,15 @@ TARGETS = (
 
 
 def questions(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """copier.yml's questions in order: every key that is not configuration (`_*`)."""
-    return {name: spec for name, spec in config.items() if not name.startswith("_")}
+    """copier.yml's questions in order: every key that is not configuration (`_*`).
+
+    Questions that are never asked (`when: false`, values the template sets) are left out.
+    """
+    return {
+        name: spec
+        for name, spec in config.items()
+        if not name.startswith("_") and spec.get("when", True) is not False
+    }
 
 
 def code(value: object) -> str:

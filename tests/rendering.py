@@ -10,6 +10,7 @@ import tempfile
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import suppress
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,14 @@ def tail(text: str, lines: int = TAIL_LINES) -> str:
     return "\n".join(header + kept)
 
 
+def newest_dependencies() -> dict[str, str]:
+    """With TEMPLATE_NEWEST_DEPENDENCIES=1, answers that lock the index's newest releases."""
+    if os.environ.get("TEMPLATE_NEWEST_DEPENDENCIES") != "1":
+        return {}
+    now = datetime.now(UTC).replace(microsecond=0)
+    return {"dependencies_cutoff": now.isoformat().replace("+00:00", "Z")}
+
+
 def render(
     answers: Mapping[str, Any], dst: Path, src: Path = REPO_ROOT, vcs_ref: str = "HEAD"
 ) -> Path:
@@ -57,7 +66,7 @@ def render(
         copier.run_copy(
             str(src),
             str(dst),
-            data=dict(answers),
+            data={**newest_dependencies(), **answers},
             defaults=True,
             unsafe=True,
             vcs_ref=vcs_ref,

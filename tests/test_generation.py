@@ -1,27 +1,60 @@
-"""Every supported answer set renders cleanly; a representative subset passes its own gates.
+"""Every supported answer set renders cleanly; a pairwise set of them passes its own gates.
 
-In the manner of cookiecutter-django's test_cookiecutter_generation.py: one option at a
-time plus one render with everything on keeps the matrix small, and cheap static checks
-run for every set while the expensive `make check` runs for the options that change code.
+Cheap static checks run for every set. The expensive gates (`make install`, `make check`,
+`make fmt` leaving the project clean, pre-commit) run for nine combinations of the options
+in which every pair of two options' values appears at least once. One option at a time never
+combines two, and two options that break type checks together is the failure
+s3rius/FastAPI-template's issue 173 records. Each of the nine is named at a boundary of what
+copier.yml accepts: the shortest names, the longest, digits, an explicit package name, non-ASCII.
+
+Every one of the 144 combinations runs the same gates on demand (`pytest -m combinations`,
+deselected otherwise), as the scheduled workflow .github/workflows/combinations.yml does with
+the newest dependency releases the index serves.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
+import time
 import tomllib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from copier.errors import UserMessageError
 
-from tests.rendering import commit_all, porcelain, read_text, render, rendered_files, run
+from tests.rendering import (
+    REPO_ROOT,
+    commit_all,
+    porcelain,
+    read_text,
+    render,
+    rendered_files,
+    run,
+)
 
 NAME = "Orders Service"
 SLUG = "orders-service"
 PACKAGE = "orders_service"
+
+# The options that change what is generated, each with every value copier.yml offers
+# (test_options_are_copier_ymls_choices keeps the two in step). license only changes the
+# LICENSE file: it has static cases of its own.
+OPTIONS: dict[str, tuple[Any, ...]] = {
+    "database": ("sqlite", "postgresql"),
+    "cache": ("memory", "redis"),
+    "vault": ("none", "agent", "api"),
+    "helm": (True, False),
+    "github_actions": (True, False),
+    "python_version": ("3.11", "3.12", "3.13"),
+}
+
+Combination = dict[str, Any]
+Pair = tuple[tuple[str, Any], tuple[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -42,6 +75,11 @@ class Case:
         """The answer the render ends up with: given, derived, or copier.yml's default."""
         return self.data.get(question, self.derived.get(question, DEFAULTS[question]))
 
+    @property
+    def combination(self) -> Combination:
+        """The value of each of OPTIONS this set renders with."""
+        return {option: self.answer(option) for option in OPTIONS}
+
 
 DEFAULTS: dict[str, Any] = {
     "project_slug": SLUG,
@@ -55,28 +93,113 @@ DEFAULTS: dict[str, Any] = {
     "github_actions": True,
 }
 
+
+@dataclass(frozen=True)
+class Names:
+    """Answers that name the service, and the names copier derives from them."""
+
+    label: str
+    given: dict[str, str]
+    derived: dict[str, str] = field(default_factory=dict)
+
+
+ORDERS = Names("orders", {"project_name": NAME})
+SHORTEST = Names(
+    "shortest-names", {"project_name": "A"}, {"project_slug": "a", "package_name": "a"}
+)
+# The most copier.yml accepts: a 64-character name, a 53-character slug (Helm's limit for
+# release names; the name's own slug would be longer, so it is given) and the package named
+# after it, a 160-character description, a 64-character author. Lines that grow with these
+# must still fit black's and ruff's 100 columns.
+LONGEST = Names(
+    "longest-names",
+    {
+        "project_name": "International Payments Settlement and Reconciliation Gateway Svc",
+        "project_slug": "international-payments-settlement-reconciliation-gw-x",
+        "description": (
+            "Settles and reconciles international payments across gateways, banks and ledgers, "
+            "with audit trails, retries, idempotency keys and daily reports to finance ops."
+        ),
+        "author_name": "Payments Platform Engineering and Settlement Reconciliation Grps",
+        "author_email": "payments-platform-settlement-reconciliation@payments.example.com",
+    },
+    {"package_name": "international_payments_settlement_reconciliation_gw_x"},
+)
+DIGITS = Names(
+    "digits",
+    {"project_name": "Service 42"},
+    {"project_slug": "service-42", "package_name": "service_42"},
+)
+EXPLICIT_PACKAGE = Names(
+    "explicit-package",
+    {"project_name": "Billing Gateway", "package_name": "billing"},
+    {"project_slug": "billing-gateway"},
+)
+UNICODE = Names(
+    "unicode-name",
+    {"project_name": "Café Orders"},
+    {"project_slug": "cafe-orders", "package_name": "cafe_orders"},
+)
+
+
+def combination_id(combination: Mapping[str, Any]) -> str:
+    """`postgresql-redis-vault-api-helm-actions-py3.13`: every option's value, in OPTIONS' order."""
+    return "-".join(
+        [
+            combination["database"],
+            combination["cache"],
+            f"vault-{combination['vault']}",
+            "helm" if combination["helm"] else "no-helm",
+            "actions" if combination["github_actions"] else "no-actions",
+            f"py{combination['python_version']}",
+        ]
+    )
+
+
+def gated(combination: Combination, names: Names, case_id: str = "") -> Case:
+    """The combination under the given names, with its project's own gates.
+
+    Only the values that differ from copier.yml's defaults are given: the rest are its own.
+    """
+    changed = {option: value for option, value in combination.items() if value != DEFAULTS[option]}
+    return Case(
+        case_id or f"{combination_id(combination)}-{names.label}",
+        {**names.given, **changed},
+        gates=True,
+        derived=names.derived,
+    )
+
+
+def row(
+    database: str, cache: str, vault: str, helm: bool, github_actions: bool, python: str
+) -> Combination:
+    """One combination of OPTIONS, its values in OPTIONS' order."""
+    return dict(zip(OPTIONS, (database, cache, vault, helm, github_actions, python), strict=True))
+
+
+# Every pair of two options' values in nine combinations, the fewest possible: vault and
+# python_version alone have nine pairs. test_the_gated_cases_cover_every_pair proves it.
+PAIRWISE = [
+    gated(row("sqlite", "memory", "none", True, True, "3.12"), ORDERS, "defaults"),
+    gated(row("sqlite", "redis", "none", True, True, "3.11"), DIGITS),
+    gated(row("postgresql", "memory", "none", False, False, "3.13"), SHORTEST),
+    gated(row("sqlite", "memory", "agent", True, False, "3.11"), EXPLICIT_PACKAGE),
+    gated(row("postgresql", "memory", "agent", True, True, "3.12"), UNICODE),
+    gated(row("sqlite", "redis", "agent", False, True, "3.13"), LONGEST),
+    gated(row("postgresql", "memory", "api", False, True, "3.11"), SHORTEST),
+    gated(row("sqlite", "redis", "api", False, False, "3.12"), ORDERS),
+    gated(row("postgresql", "redis", "api", True, True, "3.13"), LONGEST),
+]
+
 SUPPORTED = [
-    Case("defaults", gates=True),
-    Case("python-3.11", {"python_version": "3.11"}, gates=True),
-    Case("python-3.13", {"python_version": "3.13"}, gates=True),
+    *PAIRWISE,
     Case("license-MIT", {"license": "MIT"}),
     Case("license-Apache-2.0", {"license": "Apache-2.0"}),
-    Case("database-postgresql", {"database": "postgresql"}, gates=True),
-    Case("cache-redis", {"cache": "redis"}, gates=True),
-    Case("vault-agent", {"vault": "agent"}, gates=True),
-    Case("vault-api", {"vault": "api"}, gates=True),
-    Case("no-helm", {"helm": False}),
-    Case("no-github-actions", {"github_actions": False}),
-    Case(
-        "unicode-name",
-        {"project_name": "Café Orders"},
-        derived={"project_slug": "cafe-orders", "package_name": "cafe_orders"},
-    ),
-    Case(
-        "all-on",
-        {"database": "postgresql", "cache": "redis", "vault": "api", "python_version": "3.13"},
-        gates=True,
-    ),
+]
+
+# All 144, for `pytest -m combinations`: each under the longest names.
+EVERY_COMBINATION = [
+    dict(zip(OPTIONS, values, strict=True)) for values in itertools.product(*OPTIONS.values())
 ]
 
 JINJA_BLOCKS = (re.compile(r"\{%.*?%\}"), re.compile(r"\{#.*?#\}"))
@@ -171,10 +294,49 @@ def test_no_whitespace_debris(project: Path) -> None:
     assert not found, "whitespace debris:\n" + "\n".join(found)
 
 
+# A line black cannot split: a string literal alone, perhaps as a keyword argument.
+LONE_STRING = re.compile(r'^\s*(\w+=)?[rbuf]*"[^"]*",?$')
+LINE_LENGTH = 100  # the rendered pyproject.toml's, for black and ruff
+
+
+def names_of(case: Case) -> set[str]:
+    """The names that grow the lines of a render: its name, slug, package, settings prefix.
+
+    Those under ten characters are left out: they also occur as words ("a", "billing").
+    """
+    package = case.answer("package_name")
+    names = {case.data["project_name"], case.answer("project_slug"), package, package.upper()}
+    return {name for name in names if len(name) >= 10}
+
+
+def test_lines_that_name_the_service_fit(case: Case, project: Path) -> None:
+    """At any name copier.yml accepts, a Python line naming the service stays in 100 columns.
+
+    Written so in the template, not reformatted after rendering: black and ruff must leave the
+    render as it is, at the shortest names and at the longest.
+    """
+    names = names_of(case)
+
+    def too_long(relative: str, text: str) -> list[str]:
+        if not relative.endswith(".py"):
+            return []
+        return [
+            f"line {number}: {len(line)} columns"
+            for number, line in enumerate(text.splitlines(), start=1)
+            if len(line) > LINE_LENGTH
+            and any(name in line for name in names)
+            and not LONE_STRING.match(line)
+        ]
+
+    found = problems(project, too_long)
+    assert not found, "lines that grew with the names past 100 columns:\n" + "\n".join(found)
+
+
 def test_answers_recorded(case: Case, project: Path) -> None:
     recorded = yaml.safe_load((project / ".copier-answers.yml").read_text())
     expected = {question: case.answer(question) for question in DEFAULTS}
-    expected["project_name"] = case.data["project_name"]
+    naming = ("project_name", "description", "author_name", "author_email")
+    expected |= {question: case.data[question] for question in naming if question in case.data}
     assert {question: recorded.get(question) for question in expected} == expected
     assert "_src_path" in recorded
     assert "_commit" in recorded
@@ -183,6 +345,15 @@ def test_answers_recorded(case: Case, project: Path) -> None:
 def test_project_is_a_git_repository(project: Path) -> None:
     branch = run(["git", "symbolic-ref", "--short", "HEAD"], project).strip()
     assert branch == "main"
+
+
+def test_copy_writes_a_lock_that_matches_pyproject(project: Path) -> None:
+    """`docker build .` and `uv sync --frozen` need uv.lock from the first minute."""
+    assert (project / "uv.lock").is_file(), "copier copy wrote no uv.lock"
+    run(["uv", "lock", "--check"], project)
+    assert "exclude-newer" not in (project / "uv.lock").read_text(), (
+        "the cutoff stayed in uv.lock's options: later locks could not move past it"
+    )
 
 
 def test_render_inside_a_repository_nests_no_repository(tmp_path: Path) -> None:
@@ -251,20 +422,121 @@ def test_license_matches_answer(case: Case, project: Path) -> None:
     assert found == expected, f"LICENSE for {case.answer('license')} reads:\n{text[:300]}"
 
 
-@pytest.mark.slow
+# The gated sets ----------------------------------------------------------------------------
+
+
+def pairs(combination: Combination) -> set[Pair]:
+    """Every pair of two options' values in the combination."""
+    return set(itertools.combinations(combination.items(), 2))
+
+
+def test_options_are_copier_ymls_choices() -> None:
+    """OPTIONS holds every option of copier.yml but license, with every value it offers."""
+    questions = yaml.safe_load((REPO_ROOT / "copier.yml").read_text())
+    offered = {}
+    for question, spec in questions.items():
+        if question.startswith("_") or spec.get("when") is False or question == "license":
+            continue
+        if choices := spec.get("choices"):
+            values = choices.values() if isinstance(choices, dict) else choices
+            offered[question] = set(values)
+        elif spec.get("type") == "bool":
+            offered[question] = {True, False}
+    assert {option: set(values) for option, values in OPTIONS.items()} == offered
+
+
+def test_the_gated_cases_cover_every_pair() -> None:
+    gated_cases = [case for case in SUPPORTED if case.gates]
+    every_pair = set().union(*map(pairs, EVERY_COMBINATION))
+    covered = set().union(*(pairs(case.combination) for case in gated_cases))
+    missing = sorted(map(str, every_pair - covered))
+    assert not missing, "pairs of option values no gated case renders:\n" + "\n".join(missing)
+    assert len(EVERY_COMBINATION) == len({combination_id(c) for c in EVERY_COMBINATION}) == 144
+
+
 @pytest.mark.parametrize(
-    "gated", [case for case in SUPPORTED if case.gates], ids=lambda case: case.id
+    ("question", "longer"),
+    [
+        ("project_name", f"{LONGEST.given['project_name']}X"),
+        ("project_slug", f"{LONGEST.given['project_slug']}x"),
+        ("package_name", f"{LONGEST.derived['package_name']}x"),
+        ("description", f"{LONGEST.given['description']}X"),
+        ("author_name", f"{LONGEST.given['author_name']}X"),
+    ],
 )
-def test_project_passes_its_own_gates(gated: Case, tmp_path: Path) -> None:
-    """Install, check, and format: the project's own CI passes and formatting is stable."""
-    project = render(gated.data, tmp_path / SLUG)
+def test_the_longest_names_are_the_longest_accepted(
+    question: str, longer: str, tmp_path: Path
+) -> None:
+    """One character more is refused: the gated cases render at copier.yml's very limits."""
+    with pytest.raises(UserMessageError, match=f"question '{question}'"):
+        render({**LONGEST.given, question: longer}, tmp_path / "refused")
+
+
+def passes_its_own_gates(case: Case, project: Path) -> float:
+    """Install, check, format and pre-commit in the rendered project; the seconds they took.
+
+    The project's own CI passes, and formatting leaves the render as it is.
+    """
+    __tracebackhide__ = True
+    started = time.monotonic()
+    assert (project / "uv.lock").is_file(), f"{case.id}: `copier copy` wrote no uv.lock"
     commit_all(project, "Render from the template")
     run(["make", "install"], project)
-    written = [line for line in porcelain(project).splitlines() if not line.endswith(" uv.lock")]
-    assert not written, "`make install` wrote more than uv.lock:\n" + "\n".join(written)
-    commit_all(project, "Lock dependencies")  # `uv sync` writes uv.lock on first install
+    # The lock the copy wrote already matches pyproject.toml: installing changes nothing.
+    assert porcelain(project) == "", f"{case.id}: `make install` changed the fresh render"
     run(["make", "check"], project)
-    assert porcelain(project) == "", "`make check` changed or left files behind"
+    assert porcelain(project) == "", f"{case.id}: `make check` changed or left files behind"
     run(["make", "fmt"], project)
-    assert porcelain(project) == "", "`make fmt` changed the freshly rendered project"
+    assert porcelain(project) == "", f"{case.id}: `make fmt` changed the freshly rendered project"
     run(["uv", "run", "--no-sync", "pre-commit", "run", "--all-files"], project)
+    return time.monotonic() - started
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "gated_case", [case for case in SUPPORTED if case.gates], ids=lambda case: case.id
+)
+def test_project_passes_its_own_gates(
+    gated_case: Case, tmp_path: Path, record_property: Callable[[str, object], None]
+) -> None:
+    project = render(gated_case.data, tmp_path / SLUG)
+    seconds = passes_its_own_gates(gated_case, project)
+    record_property(f"measure: gates of {gated_case.id}, seconds", round(seconds))
+
+
+@pytest.mark.slow
+@pytest.mark.combinations
+@pytest.mark.parametrize("combination", EVERY_COMBINATION, ids=combination_id)
+def test_every_combination_passes_its_own_gates(
+    combination: Combination, tmp_path: Path, record_property: Callable[[str, object], None]
+) -> None:
+    case = gated(combination, LONGEST)
+    project = render(case.data, tmp_path / SLUG)
+    seconds = passes_its_own_gates(case, project)
+    record_property(f"measure: gates of {case.id}, seconds", round(seconds))
+
+
+def with_matrix(text: str, entry: Mapping[str, Any]) -> str:
+    """text with each `${{ matrix.<key> }}` in it replaced by the matrix entry's value."""
+    for key, value in entry.items():
+        text = text.replace(f"${{{{ matrix.{key} }}}}", str(value))
+    return text
+
+
+def test_the_scheduled_workflow_runs_every_combination() -> None:
+    """combinations.yml's jobs select the 144 between them, each once, with the newest releases."""
+    loaded = yaml.safe_load((REPO_ROOT / ".github" / "workflows" / "combinations.yml").read_text())
+    assert set(loaded[True]) == {"schedule", "workflow_dispatch"}  # YAML 1.1 reads `on` as true
+    job = loaded["jobs"]["gates"]
+    assert job["env"]["TEMPLATE_NEWEST_DEPENDENCIES"] == "1"
+    assert any("-m combinations -k $SELECTED" in step.get("run", "") for step in job["steps"])
+    matrix = job["strategy"]["matrix"]
+    selected = []
+    for values in itertools.product(*matrix.values()):
+        pattern = with_matrix(job["env"]["SELECTED"], dict(zip(matrix, values, strict=True)))
+        selected += [
+            combination_id(combination)
+            for combination in EVERY_COMBINATION
+            if pattern in f"[{combination_id(combination)}]"
+        ]
+    assert sorted(selected) == sorted(map(combination_id, EVERY_COMBINATION))

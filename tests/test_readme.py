@@ -1,42 +1,65 @@
-"""The README's quick-start commands work as written, from a fresh clone of this repository.
+"""The README's commands work as written, on a machine with nothing but Python, git and make.
 
-The commands are read from README.md (the fenced block after the quick-start marker), never
-copied here, so editing the README changes what runs. The first generates a service from a
-clone; the second, `make test`, is this suite itself: it is checked to be what CI runs
-rather than run again from inside it.
+The commands are read from README.md (the fenced `sh` block after each marker), never copied
+here, so editing the README changes what runs. They run with a newcomer's PATH: the
+machine's own, without any directory that holds uv or Copier, so only what the quick start
+itself installs is there. The quick start generates a service from a clone; the service's
+steps install and check it; then the template changes in a new commit, and the documented
+update command must bring the change into the service.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import shutil
 from pathlib import Path
 
 import pytest
 
 from tests import template_repo
-from tests.rendering import REPO_ROOT, commit_all, run
+from tests.rendering import GIT_IDENTITY, REPO_ROOT, commit_all, run
 
 README = REPO_ROOT / "README.md"
-MARKER = "<!-- quick-start:"
 FENCE = re.compile(r"^```sh\n(?P<body>.*?)^```$", re.MULTILINE | re.DOTALL)
+QUICK_START = "<!-- quick-start:"
+SERVICE_STEPS = "<!-- service-steps:"
+UPDATE = "<!-- update:"
+NOT_A_NEWCOMERS = ("uv", "uvx", "copier")
+UPSTREAM_CHANGE = "The template changed after this service was generated.\n"
 
 
-def quick_start(text: str) -> list[str]:
-    """The commands of the first `sh` block after the marker, comments and blanks dropped."""
-    _, marker, after = text.partition(MARKER)
-    assert marker, f"README.md has no {MARKER} ... --> marker before its quick-start block"
+def commands(text: str, marker: str) -> list[str]:
+    """The commands of the first `sh` block after marker, comments and blanks dropped."""
+    _, found, after = text.partition(marker)
+    assert found, f"README.md has no {marker} ... --> marker before its commands"
     block = FENCE.search(after)
-    assert block, "no ```sh block follows the quick-start marker"
-    lines = (line.strip() for line in block.group("body").splitlines())
+    assert block, f"no ```sh block follows {marker}"
+    lines = (line.split(" #", 1)[0].strip() for line in block.group("body").splitlines())
     return [line for line in lines if line and not line.startswith("#")]
 
 
+def newcomers_path() -> str:
+    """This machine's PATH without the directories that hold uv or Copier."""
+    kept = [
+        directory
+        for directory in os.environ.get("PATH", "").split(os.pathsep)
+        if directory
+        and not any(Path(directory, tool).exists() for tool in NOT_A_NEWCOMERS)
+        and ".venv" not in Path(directory).parts
+    ]
+    path = os.pathsep.join(kept)
+    for tool in NOT_A_NEWCOMERS:
+        assert shutil.which(tool, path=path) is None, f"{tool} is still on the newcomer's PATH"
+    return path
+
+
 def test_quick_start_has_the_two_commands() -> None:
-    commands = quick_start(README.read_text())
-    assert len(commands) == 2, f"expected two quick-start commands, found {commands}"
-    assert "copier copy" in commands[0]
-    assert commands[1] == "make test"
+    quick_start = commands(README.read_text(), QUICK_START)
+    assert len(quick_start) == 2, f"expected two quick-start commands, found {quick_start}"
+    assert "copier copy" in quick_start[0]
+    assert quick_start[1] == "make test"
 
 
 def test_make_test_is_what_ci_runs() -> None:
@@ -49,17 +72,35 @@ def generated_destination(command: str, clone: Path) -> Path:
     return (clone / shlex.split(command)[-1]).resolve()
 
 
+def change_the_template(clone: Path) -> None:
+    """A new commit of the template, as its maintainers make one after the service exists."""
+    readme = clone / "template" / "README.md.jinja"
+    readme.write_text(readme.read_text() + "\n" + UPSTREAM_CHANGE)
+    run(["git", *GIT_IDENTITY, "commit", "--quiet", "--all", "-m", "A newer standard"], clone)
+
+
 @pytest.mark.slow
-def test_first_command_generates_a_service_that_passes_its_gates(tmp_path: Path) -> None:
+def test_a_newcomer_generates_checks_and_updates_a_service(tmp_path: Path) -> None:
+    text = README.read_text()
+    newcomer = {"PATH": newcomers_path()}
     clone = tmp_path / "fastapi-service-template"
     run(["git", "clone", "--quiet", str(REPO_ROOT), str(clone)], tmp_path)
     # HEAD plus this work tree's changes, committed: a clean clone of what is being tested.
     template_repo.lay_snapshot(clone)
     commit_all(clone, "The work tree under test")
-    first = quick_start(README.read_text())[0]
+    generate = commands(text, QUICK_START)[0]
 
-    run(["bash", "-euo", "pipefail", "-c", first], clone)
+    run(["bash", "-euo", "pipefail", "-c", generate], clone, env=newcomer)
 
-    service = generated_destination(first, clone)
+    service = generated_destination(generate, clone)
     assert (service / ".copier-answers.yml").is_file(), f"nothing generated at {service}"
-    run(["make", "install", "check"], service)
+    assert (service / "uv.lock").is_file(), "copier copy left no uv.lock"
+    for command in commands(text, SERVICE_STEPS):
+        run(["bash", "-euo", "pipefail", "-c", command], service, env=newcomer)
+    commit_all(service, "The service as generated")
+
+    change_the_template(clone)
+    for command in commands(text, UPDATE):
+        run(["bash", "-euo", "pipefail", "-c", command], service, env=newcomer)
+
+    assert UPSTREAM_CHANGE in (service / "README.md").read_text(), "the update did not arrive"

@@ -238,12 +238,62 @@ def test_generated_pre_commit_refuses_conflict_leftovers(tmp_path: Path) -> None
         assert path.name in str(refused.value), f"{hook} did not name {path.name}"
 
 
+# An update that cannot merge: it fails, names the files, and make names them until resolved
+
+MAKEFILE_LINE = "LOAD_USERS ?= 20\n"
+CONFLICT_BLOCK = re.compile(r"^<<<<<<< before updating\n.*?^>>>>>>> after updating\n", re.M | re.S)
+
+
+def more_load_users(repo: Path) -> None:
+    """The next release raises the default load of `make loadtest`."""
+    makefile = repo / "template" / "Makefile.jinja"
+    text = makefile.read_text()
+    assert text.count(MAKEFILE_LINE) == 1, f"Makefile.jinja should have one {MAKEFILE_LINE!r}"
+    makefile.write_text(text.replace(MAKEFILE_LINE, "LOAD_USERS ?= 25\n"))
+
+
+@pytest.fixture(scope="module")
+def conflicting(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A template repository whose v1.1.0 changes a line of the Makefile."""
+    repo = tmp_path_factory.mktemp("conflicting") / "repo"
+    return template_repo.build(repo, [("v1.0.0", None), ("v1.1.0", more_load_users)])
+
+
+def test_an_update_with_conflicts_fails_and_names_them(conflicting: Path, tmp_path: Path) -> None:
+    project = render(ANSWERS, tmp_path / SLUG, src=conflicting, vcs_ref="v1.0.0")
+    makefile = project / "Makefile"
+    makefile.write_text(makefile.read_text().replace(MAKEFILE_LINE, "LOAD_USERS ?= 50\n"))
+    commit_all(project, "Our own load")
+
+    copier_update = [sys.executable, "-m", "copier", "update", "--trust", "--defaults"]
+    with pytest.raises(CommandFailedError) as update_failed:
+        run(copier_update, project)
+    told = str(update_failed.value)
+    assert "conflicts to resolve in 1 file(s):\n  Makefile\n" in told, told
+    assert "now follows the template's newer standard" not in told
+    assert "Traceback" not in told
+    # Nothing is lost: both sides are in the file, and the rest of the update applied.
+    merged = makefile.read_text()
+    assert "LOAD_USERS ?= 50" in merged
+    assert "LOAD_USERS ?= 25" in merged
+    assert answers(project)["_commit"] == "v1.1.0"
+
+    with pytest.raises(CommandFailedError) as make_refused:
+        run(["make", "help"], project)
+    assert "copier update left conflicts in Makefile" in str(make_refused.value)
+
+    makefile.write_text(CONFLICT_BLOCK.sub("LOAD_USERS ?= 40\n", merged))  # resolved
+    run(["git", "add", "Makefile"], project)
+    assert "install" in run(["make", "help"], project)
+    assert leftovers(project) == []
+
+
 # A rename of a generated file and of a question, each carried by a migration ---------------
 
 RENAMED_FROM = f"{GITHUB_DIR}/workflows/ci.yml.jinja"
 RENAMED_TO = f"{GITHUB_DIR}/workflows/checks.yml.jinja"
-MIGRATION = """\
-_migrations:
+MIGRATIONS = "\n_migrations:\n"
+RENAME_MIGRATIONS = """\
   - version: v2.0.0
     command: ["{{ _copier_python }}", "{{ _copier_conf.src_path }}/hooks/migrate.py",
               "--answers-file", "{{ _copier_conf.answers_file }}",
@@ -266,8 +316,8 @@ def renames(repo: Path) -> None:
             path.write_text(text.replace("author_name", "owner_name"))
     config = repo / "copier.yml"
     text = config.read_text()
-    assert "_migrations: []\n" in text, "copier.yml should declare `_migrations: []`"
-    config.write_text(text.replace("_migrations: []\n", MIGRATION))
+    assert text.count(MIGRATIONS) == 1, "copier.yml should declare one `_migrations:` list"
+    config.write_text(text.replace(MIGRATIONS, MIGRATIONS + RENAME_MIGRATIONS))
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,8 @@ import urllib.request
 from pathlib import Path
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+# The prefix of the service's settings in the environment (config.py's ENV_PREFIX).
+ENV_PREFIX = "ORDERS_SERVICE_"
 
 
 def free_port() -> int:
@@ -50,11 +52,14 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as scratch:
         env = {
             **os.environ,
-            "ORDERS_SERVICE_PORT": str(port),
-            "ORDERS_SERVICE_DATABASE_URL": f"sqlite+aiosqlite:///{scratch}/load.db",
-            "ORDERS_SERVICE_LOG_LEVEL": "WARNING",
+            f"{ENV_PREFIX}PORT": str(port),
+            f"{ENV_PREFIX}DATABASE_URL": f"sqlite+aiosqlite:///{scratch}/load.db",
+            f"{ENV_PREFIX}LOG_LEVEL": "WARNING",
         }
-        server = subprocess.Popen([sys.executable, "-m", "orders_service"], env=env)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "orders_service"],
+            env=env,
+        )
         try:
             wait_until_live(f"{host}/livez", server)
             locust = [

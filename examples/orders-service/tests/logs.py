@@ -13,6 +13,10 @@ from orders_service.logging import JsonFormatter
 
 LogLines = Callable[[], list[dict[str, Any]]]
 
+# The package's logger, parent of every module's, and the access log's (middleware.py).
+SERVICE_LOGGER = "orders_service"
+ACCESS_LOGGER = f"{SERVICE_LOGGER}.access"
+
 
 @contextmanager
 def json_lines() -> Iterator[LogLines]:

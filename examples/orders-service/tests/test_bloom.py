@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from orders_service.bloom import BloomFilter, MemoryBits, dimensions
+from orders_service.bloom import (
+    BloomFilter,
+    MemoryBits,
+    dimensions,
+)
 
 
 def memory_filter(capacity: int, error_rate: float) -> BloomFilter:

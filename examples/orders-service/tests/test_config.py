@@ -2,12 +2,53 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from orders_service.config import Environment, Settings, get_settings
+from orders_service.config import (
+    ENV_PREFIX,
+    Environment,
+    Settings,
+    explain,
+    get_settings,
+)
+from tests.apps import make_settings
+
+README = Path(__file__).parents[1] / "README.md"
+ACCEPTED_DATABASE_URLS = "sqlite+aiosqlite:// or postgresql+asyncpg://"
+ACCEPTED_CACHE_URLS = "memory:// or redis:// or rediss://"
+
+# URLs this service cannot use, each with the one line that refuses it. Each carries a
+# password, which the line must not repeat.
+REFUSED_URLS = [
+    pytest.param(
+        "database_url",
+        "postgresql://app:s3cr3t@db.internal:5432/app",
+        f"{ENV_PREFIX}DATABASE_URL scheme 'postgresql' is not supported: use {ACCEPTED_DATABASE_URLS}",
+        id="postgresql-without-asyncpg",
+    ),
+    pytest.param(
+        "database_url",
+        "mysql+aiomysql://app:s3cr3t@db.internal:3306/app",
+        f"{ENV_PREFIX}DATABASE_URL scheme 'mysql+aiomysql' is not supported: use {ACCEPTED_DATABASE_URLS}",
+        id="mysql",
+    ),
+    pytest.param(
+        "database_url",
+        "app:s3cr3t@db.internal/app",
+        f"{ENV_PREFIX}DATABASE_URL is not a URL: use {ACCEPTED_DATABASE_URLS}",
+        id="no-scheme",
+    ),
+    pytest.param(
+        "cache_url",
+        "memcached://app:s3cr3t@cache.internal:11211",
+        f"{ENV_PREFIX}CACHE_URL scheme 'memcached' is not supported: use {ACCEPTED_CACHE_URLS}",
+        id="memcached",
+    ),
+]
 
 
 class SettingsWithSecret(Settings):
@@ -22,6 +63,45 @@ def test_reads_prefixed_environment_variables(monkeypatch: pytest.MonkeyPatch) -
 
     assert settings.port == 9090
     assert settings.environment is Environment.TEST
+
+
+@pytest.mark.parametrize(
+    ("setting", "url"),
+    [
+        ("database_url", "sqlite+aiosqlite:///:memory:"),
+        ("database_url", "postgresql+asyncpg://app@db.internal:5432/app"),
+        ("cache_url", "memory://"),
+        ("cache_url", "redis://cache.internal:6379/0"),
+        ("cache_url", "rediss://cache.internal:6380/0"),
+    ],
+)
+def test_urls_of_the_generated_backends_are_accepted(setting: str, url: str) -> None:
+    assert getattr(make_settings(**{setting: url}), setting) == url
+
+
+@pytest.mark.parametrize(("setting", "url", "message"), REFUSED_URLS)
+def test_urls_this_service_cannot_use_are_refused(setting: str, url: str, message: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        make_settings(**{setting: url})
+
+    assert explain(refused.value) == message
+    assert "s3cr3t" not in message
+
+
+def test_explain_names_the_variable_of_each_field_error() -> None:
+    with pytest.raises(ValidationError) as refused:
+        make_settings(port="not-a-port", workers=0)
+
+    port, workers = explain(refused.value).split("; ")
+    assert port.startswith(f"{ENV_PREFIX}PORT: Input should be a valid integer")
+    assert workers.startswith(f"{ENV_PREFIX}WORKERS: Input should be greater than or equal to 1")
+
+
+def test_the_readme_documents_every_setting() -> None:
+    row = rf"^\| `{ENV_PREFIX}(\w+)` \|"
+    documented = re.findall(row, README.read_text(encoding="utf-8"), flags=re.MULTILINE)
+
+    assert sorted(documented) == sorted(name.upper() for name in Settings.model_fields)
 
 
 def test_get_settings_reads_once() -> None:

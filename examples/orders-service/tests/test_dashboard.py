@@ -11,7 +11,8 @@ from prometheus_client import REGISTRY
 
 from orders_service import metrics
 
-DASHBOARD = Path(__file__).parents[1] / "dashboards" / "orders-service.json"
+DASHBOARDS = Path(__file__).parents[1] / "dashboards"
+DASHBOARD = DASHBOARDS / "orders-service.json"
 # A metric name is what stands before a `{...}` selector; the dashboard always filters by job.
 SELECTED = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\{")
 

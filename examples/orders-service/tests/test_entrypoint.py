@@ -1,13 +1,20 @@
-"""`python -m orders_service` serves with production server settings."""
+"""The package's `python -m` entry point serves with production server settings."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from orders_service import __main__ as entrypoint
-from orders_service.config import get_settings
+from orders_service.config import ENV_PREFIX, get_settings
+from tests.test_config import REFUSED_URLS
+
+PACKAGE = "orders_service"
 
 
 def test_runs_uvicorn_with_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -36,5 +43,28 @@ def test_invalid_settings_stop_start_up_with_a_message(monkeypatch: pytest.Monke
         entrypoint.main()
     get_settings.cache_clear()
 
-    assert "orders_service cannot start" in str(stopped.value.code)
-    assert "port" in str(stopped.value.code)
+    message = str(stopped.value.code)
+    assert message.startswith(f"{PACKAGE} cannot start: {ENV_PREFIX}PORT: ")
+    assert "\n" not in message, "one line for the pod's log"
+
+
+@pytest.mark.parametrize(("setting", "url", "message"), REFUSED_URLS)
+def test_a_url_it_cannot_use_stops_it_with_one_line(
+    setting: str, url: str, message: str, tmp_path: Path
+) -> None:
+    env = {name: value for name, value in os.environ.items() if not name.startswith(ENV_PREFIX)}
+    env[f"{ENV_PREFIX}{setting.upper()}"] = url
+
+    # This interpreter and this package (nothing untrusted runs), where no `.env` is.
+    stopped = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", PACKAGE],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert stopped.returncode == 1
+    assert stopped.stderr == f"{PACKAGE} cannot start: {message}\n"

@@ -24,6 +24,7 @@ from orders_service.logging import (
     utc_timestamp,
 )
 from orders_service.request_id import request_id_var
+from tests.logs import ACCESS_LOGGER
 
 
 def format_record(**extra: object) -> dict[str, object]:
@@ -155,7 +156,7 @@ class TestSoleJsonHandler:
         handler = json_handler()
 
         with alone(handler):
-            assert sole_json_handler(logging.getLogger("orders_service.access")) is handler
+            assert sole_json_handler(logging.getLogger(ACCESS_LOGGER)) is handler
 
     def test_not_beside_another_handler(self) -> None:
         logger = logging.getLogger("test.sole.other")

@@ -12,10 +12,13 @@ from httpx import AsyncClient
 from prometheus_client import REGISTRY
 from starlette.types import Message, Receive, Scope, Send
 
-from orders_service.logging import JsonFormatter, ServiceHandler
+from orders_service.logging import (
+    JsonFormatter,
+    ServiceHandler,
+)
 from orders_service.middleware import ObservabilityMiddleware
 from tests.factories import item_payload
-from tests.logs import LogLines
+from tests.logs import ACCESS_LOGGER, LogLines
 
 ITEMS = "/api/v1/items"
 ITEM_ROUTE = "/api/v1/items/{item_id}"
@@ -27,7 +30,7 @@ def requests_counted(method: str, route: str, status_class: str) -> float:
 
 
 def access_lines(log_lines: LogLines) -> list[dict[str, object]]:
-    return [line for line in log_lines() if line["logger"] == "orders_service.access"]
+    return [line for line in log_lines() if line["logger"] == ACCESS_LOGGER]
 
 
 class TestAccessLog:
@@ -93,7 +96,7 @@ class TestAccessLog:
             root.handlers[:] = others
 
         lines = [json.loads(line) for line in stream.getvalue().splitlines()]
-        (line,) = [line for line in lines if line["logger"] == "orders_service.access"]
+        (line,) = [line for line in lines if line["logger"] == ACCESS_LOGGER]
         assert line["request_id"] == "direct-1"
         assert (line["route"], line["status"], line["client"]) == ("/livez", 200, "127.0.0.1")
         assert str(line["message"]).startswith("GET /livez 200 ")
@@ -101,7 +104,7 @@ class TestAccessLog:
     async def test_no_line_when_the_access_logger_is_quiet(
         self, client: AsyncClient, log_lines: LogLines, caplog: pytest.LogCaptureFixture
     ) -> None:
-        caplog.set_level("WARNING", logger="orders_service.access")
+        caplog.set_level("WARNING", logger=ACCESS_LOGGER)
 
         await client.get("/livez")
 

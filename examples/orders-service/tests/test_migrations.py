@@ -9,14 +9,14 @@ import pytest
 from alembic import command
 from sqlalchemy import create_engine, inspect
 
-from orders_service.config import get_settings
+from orders_service.config import ENV_PREFIX, get_settings
 from orders_service.db import alembic_config
 
 
 @pytest.fixture
 def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     path = tmp_path / "migrations.db"
-    monkeypatch.setenv("ORDERS_SERVICE_DATABASE_URL", f"sqlite+aiosqlite:///{path}")
+    monkeypatch.setenv(f"{ENV_PREFIX}DATABASE_URL", f"sqlite+aiosqlite:///{path}")
     get_settings.cache_clear()
     yield path
     get_settings.cache_clear()

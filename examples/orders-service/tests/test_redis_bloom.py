@@ -10,8 +10,14 @@ import pytest
 from fakeredis import FakeAsyncRedis
 from redis.asyncio import Redis
 
-from orders_service.bloom import BloomFilter, MemoryBits, dimensions
-from orders_service.items.known_ids import create_known_item_ids
+from orders_service.bloom import (
+    BloomFilter,
+    MemoryBits,
+    dimensions,
+)
+from orders_service.items.known_ids import (
+    create_known_item_ids,
+)
 from orders_service.redis_bloom import RedisBits
 from orders_service.state import AppState
 from tests.apps import make_settings

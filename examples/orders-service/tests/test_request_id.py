@@ -9,8 +9,11 @@ import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
 
-from orders_service.request_id import request_id_from, request_id_var
-from tests.logs import LogLines
+from orders_service.request_id import (
+    request_id_from,
+    request_id_var,
+)
+from tests.logs import ACCESS_LOGGER, SERVICE_LOGGER, LogLines
 
 HEX_ID = re.compile(r"[0-9a-f]{32}")
 
@@ -78,22 +81,19 @@ class TestThroughTheApp:
     ) -> None:
         @app.get("/chatty")
         async def chatty() -> dict[str, str]:
-            logging.getLogger("orders_service.items").warning("inside the handler")
+            logging.getLogger(f"{SERVICE_LOGGER}.items").warning("inside the handler")
             return {}
 
         await client.get("/chatty", headers={"X-Request-ID": "chatty-1"})
 
         lines = [line for line in log_lines() if line.get("request_id") == "chatty-1"]
-        assert [line["logger"] for line in lines] == [
-            "orders_service.items",
-            "orders_service.access",
-        ]
+        assert [line["logger"] for line in lines] == [f"{SERVICE_LOGGER}.items", ACCESS_LOGGER]
 
     async def test_the_id_does_not_outlive_its_request(
         self, client: AsyncClient, log_lines: LogLines
     ) -> None:
         await client.get("/livez", headers={"X-Request-ID": "finished"})
-        logging.getLogger("orders_service").warning("between requests")
+        logging.getLogger(SERVICE_LOGGER).warning("between requests")
 
         assert request_id_var.get() is None
         assert "request_id" not in log_lines()[-1]

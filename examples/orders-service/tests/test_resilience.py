@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from orders_service.resilience import BreakerState, CircuitBreaker
+from orders_service.resilience import (
+    BreakerState,
+    CircuitBreaker,
+)
 
 
 class FakeClock:

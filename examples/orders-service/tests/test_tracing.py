@@ -19,12 +19,19 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from orders_service.config import Settings
-from orders_service.otel import SERVICE, Tracing, service_resource
-from orders_service.tracing import create_tracing, traces_endpoint
+from orders_service.config import ENV_PREFIX, Settings
+from orders_service.otel import (
+    SERVICE,
+    Tracing,
+    service_resource,
+)
+from orders_service.tracing import (
+    create_tracing,
+    traces_endpoint,
+)
 from tests.apps import client_of, make_settings, running_app
 from tests.factories import item_payload
-from tests.logs import json_lines
+from tests.logs import SERVICE_LOGGER, json_lines
 
 ITEMS = "/api/v1/items"
 ITEM_ROUTE = "/api/v1/items/{item_id}"
@@ -110,7 +117,11 @@ class TestEndpoint:
 
 def test_without_an_endpoint_nothing_is_loaded_or_started() -> None:
     # The API (opentelemetry.trace) is light and always loaded; these are what tracing adds.
-    tracing_modules = ("orders_service.otel", "opentelemetry.sdk.trace", "opentelemetry.exporter")
+    tracing_modules = (
+        "orders_service.otel",
+        "opentelemetry.sdk.trace",
+        "opentelemetry.exporter",
+    )
     probe = (
         "import sys, threading\n"
         "from orders_service.main import app\n"
@@ -121,7 +132,7 @@ def test_without_an_endpoint_nothing_is_loaded_or_started() -> None:
     env = {
         name: value
         for name, value in os.environ.items()
-        if not name.startswith("OTEL_") and name != "ORDERS_SERVICE_OTLP_ENDPOINT"
+        if not name.startswith("OTEL_") and name != f"{ENV_PREFIX}OTLP_ENDPOINT"
     }
 
     # This interpreter, a fixed script: nothing untrusted runs.
@@ -151,7 +162,7 @@ async def test_spans_reach_the_collector(settings: Settings, collector: Collecto
 
             @app.get("/traced")
             async def traced_route() -> dict[str, str]:
-                logging.getLogger("orders_service").warning("inside a span")
+                logging.getLogger(SERVICE_LOGGER).warning("inside a span")
                 return {}
 
             async with client_of(app) as client:

@@ -13,18 +13,25 @@ from pathlib import Path
 import pytest
 
 from orders_service.config import Settings, get_settings
-from orders_service.vault import TokenKeeper, VaultClient, VaultConfig, VaultError
+from orders_service.vault import (
+    TokenKeeper,
+    VaultClient,
+    VaultConfig,
+    VaultError,
+)
 from tests.apps import client_of, running_app
 from tests.vault_server import VaultStandIn
 
 PREFIX = "ORDERS_SERVICE_"
+# The default Vault role and KV path: the service's slug.
+SERVICE = "orders-service"
 SECRET_VALUE = "s3cr3t-from-vault"
 
 
 @pytest.fixture
 def vault() -> Iterator[VaultStandIn]:
     stand_in = VaultStandIn(
-        kv={"secret": {"orders-service": {"cache_ttl_seconds": "42", "api_key": SECRET_VALUE}}}
+        kv={"secret": {SERVICE: {"cache_ttl_seconds": "42", "api_key": SECRET_VALUE}}}
     ).start()
     yield stand_in
     stand_in.stop()
@@ -62,7 +69,7 @@ def test_kubernetes_auth(
 ) -> None:
     jwt_file = tmp_path / "token"
     jwt_file.write_text("service-account-jwt\n")
-    vault.kubernetes_roles["orders-service"] = "service-account-jwt"
+    vault.kubernetes_roles[SERVICE] = "service-account-jwt"
     monkeypatch.delenv("VAULT_TOKEN")
     monkeypatch.setenv(f"{PREFIX}VAULT_KUBERNETES_TOKEN_FILE", str(jwt_file))
 
@@ -162,7 +169,7 @@ async def test_a_failed_renewal_logs_in_again(
 ) -> None:
     jwt_file = tmp_path / "token"
     jwt_file.write_text("jwt")
-    vault.kubernetes_roles["orders-service"] = "jwt"
+    vault.kubernetes_roles[SERVICE] = "jwt"
     monkeypatch.setenv(f"{PREFIX}VAULT_AUTH_METHOD", "kubernetes")
     monkeypatch.setenv(f"{PREFIX}VAULT_KUBERNETES_TOKEN_FILE", str(jwt_file))
     keeper = TokenKeeper(VaultClient.connect(VaultConfig()))

@@ -13,14 +13,21 @@ from pydantic import SecretStr, ValidationError
 from sqlalchemy import event, make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from orders_service.vault import VaultClient, VaultConfig, VaultError
-from orders_service.vault_database import DynamicCredentials, use_vault_credentials
+from orders_service.vault import (
+    VaultClient,
+    VaultConfig,
+    VaultError,
+)
+from orders_service.vault_database import (
+    DynamicCredentials,
+    use_vault_credentials,
+)
 from tests.apps import make_settings, running_app
 from tests.vault_server import VaultStandIn
 
 ROLE = "orders-service"
 # Nothing listens on port 1: a connection attempt reaches the driver and fails there.
-UNREACHABLE = "postgresql+asyncpg://from-the-url@127.0.0.1:1/orders_service"
+UNREACHABLE = "postgresql+asyncpg://from-the-url@127.0.0.1:1/app"
 
 
 class ConnectAttemptedError(Exception):
@@ -156,7 +163,7 @@ async def test_without_vault_the_role_is_a_start_up_error() -> None:
 
 
 def test_the_role_replaces_the_password_a_deployed_service_needs() -> None:
-    url = "postgresql+asyncpg://app@db.internal/orders_service"
+    url = "postgresql+asyncpg://app@db.internal/app"
 
     with pytest.raises(ValidationError, match="VAULT_DATABASE_ROLE for credentials from Vault"):
         make_settings(environment="production", database_url=url)

@@ -7,15 +7,18 @@ import sys
 import uvicorn
 from pydantic import ValidationError
 
-from .config import get_settings
+from .config import explain, get_settings
 from .vault import VaultError
 
 
 def main() -> None:
+    # A setting the service cannot run with stops it with one readable line for the pod's
+    # log (never a traceback, nor the value, which may be a secret) and a non-zero exit.
     try:
         settings = get_settings()
-    except (ValidationError, VaultError) as error:
-        # One readable line for the pod's log, and a non-zero exit.
+    except ValidationError as error:
+        sys.exit(f"{__package__} cannot start: {explain(error)}")
+    except VaultError as error:
         sys.exit(f"{__package__} cannot start: {error}")
     uvicorn.run(
         f"{__package__}.main:app",

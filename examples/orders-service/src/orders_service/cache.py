@@ -10,7 +10,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from .config import Settings
+from .config import Settings, url_scheme
 from .metrics import record_cache_hit, record_cache_miss
 from .redis_cache import RedisCache
 from .resilience import CircuitBreaker
@@ -197,11 +197,7 @@ class CacheAside:
 
 
 def create_cache(settings: Settings) -> Cache:
-    """The cache `settings.cache_url` names: `memory://` or `redis://…`."""
-    scheme = settings.cache_url.partition("://")[0]
-    if scheme == "memory":
+    """The cache `settings.cache_url` names; the settings accept `memory://` and `redis://…` only."""
+    if url_scheme(settings.cache_url) == "memory":
         return MemoryCache(max_entries=settings.cache_max_entries)
-    if scheme in {"redis", "rediss"}:
-        return RedisCache.from_settings(settings)
-    msg = f"cache_url scheme '{scheme}' is not supported: use memory:// or redis://"
-    raise ValueError(msg)
+    return RedisCache.from_settings(settings)

@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 
@@ -20,6 +20,10 @@ from .vault import VaultSettingsSource
 ENV_PREFIX = "ORDERS_SERVICE_"
 
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "password"})
+
+# The URL schemes this service was generated for (the Copier answers `database` and `cache`).
+DATABASE_SCHEMES = ("sqlite+aiosqlite", "postgresql+asyncpg")
+CACHE_SCHEMES = ("memory", "redis", "rediss")
 
 
 class Environment(StrEnum):
@@ -54,7 +58,9 @@ class Settings(BaseSettings):
     keep_alive_seconds: Annotated[int, Field(ge=1)] = 5
     graceful_shutdown_seconds: Annotated[int, Field(ge=1)] = 20
 
-    database_url: str = "sqlite+aiosqlite:///./.data/orders-service.db"
+    database_url: str = Field(
+        "sqlite+aiosqlite:///./.data/orders-service.db",
+    )
     database_password: SecretStr | None = None
     database_pool_size: Annotated[int, Field(ge=1)] = 5
     database_timeout_seconds: Annotated[float, Field(gt=0)] = 5.0
@@ -94,6 +100,20 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         vault = VaultSettingsSource(settings_cls)
         return init_settings, vault, env_settings, dotenv_settings, file_secret_settings
+
+    @model_validator(mode="after")
+    def _a_database_this_service_supports(self) -> Self:
+        scheme = url_scheme(self.database_url)
+        if scheme not in DATABASE_SCHEMES:
+            raise ValueError(unsupported_url("database_url", scheme, DATABASE_SCHEMES))
+        return self
+
+    @model_validator(mode="after")
+    def _a_cache_this_service_supports(self) -> Self:
+        scheme = url_scheme(self.cache_url)
+        if scheme not in CACHE_SCHEMES:
+            raise ValueError(unsupported_url("cache_url", scheme, CACHE_SCHEMES))
+        return self
 
     @model_validator(mode="after")
     def _enforce_non_default_secrets(self) -> Self:
@@ -150,6 +170,33 @@ class Settings(BaseSettings):
         if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
             return None
         return Path(url.database)
+
+
+def url_scheme(url: str) -> str:
+    """The scheme of `url` (`postgresql+asyncpg` of `postgresql+asyncpg://...`); "" for none."""
+    scheme, separator, _ = url.partition("://")
+    return scheme if separator else ""
+
+
+def unsupported_url(setting: str, scheme: str, schemes: tuple[str, ...]) -> str:
+    """Why a URL is refused; it names the scheme only, as the URL may hold a password."""
+    accepted = " or ".join(f"{known}://" for known in schemes)
+    if not scheme:
+        return f"{ENV_PREFIX}{setting.upper()} is not a URL: use {accepted}"
+    return f"{ENV_PREFIX}{setting.upper()} scheme '{scheme}' is not supported: use {accepted}"
+
+
+def explain(error: ValidationError) -> str:
+    """The settings' validation errors as one line, each naming its environment variable."""
+    problems = []
+    for problem in error.errors(include_url=False):
+        message = problem["msg"].removeprefix("Value error, ")
+        # A field's own constraint (a port that is not a number) says nothing of where the
+        # value came from; the model's validators word their whole message themselves.
+        if problem["loc"]:
+            message = f"{ENV_PREFIX}{str(problem['loc'][0]).upper()}: {message}"
+        problems.append(message)
+    return "; ".join(problems)
 
 
 @lru_cache

@@ -21,7 +21,7 @@ from .metrics import record_build
 from .metrics import router as metrics_router
 from .middleware import ObservabilityMiddleware
 from .problems import Problem, add_problem_handlers
-from .rate_limit import open_rate_limiter
+from .rate_limit import RateLimitHeaders, open_rate_limiter
 from .state import open_state
 from .tracing import create_tracing
 
@@ -40,8 +40,8 @@ class Service(FastAPI):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         # Outside every other middleware, Starlette's error handler included: its 500s are
-        # counted, logged and carry the request ID too.
-        self._observed = ObservabilityMiddleware(super().__call__)
+        # counted, logged and carry the request ID (and the rate limit's headers) too.
+        self._observed = ObservabilityMiddleware(RateLimitHeaders(super().__call__))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._observed(scope, receive, send)

@@ -15,6 +15,9 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+JSON_MEDIA_TYPE = "application/json"
+# The headers that name the media types a method accepts (RFC 5789, and the W3C's LDP).
+ACCEPT_HEADERS = {"PATCH": "Accept-Patch", "POST": "Accept-Post"}
 PATH_PARAMETER = re.compile(r"\{[^/}]+\}")
 HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
 
@@ -122,6 +125,14 @@ def allowed_methods(request: Request) -> list[str] | None:
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """422 for content that breaks the schema; 400 for a body that is not JSON at all, and
+    415 for one not sent as JSON."""
+    body_errors = [error for error in exc.errors() if error["loc"][:1] == ("body",)]
+    # FastAPI parses a body as JSON only when its Content-Type says JSON, else passes bytes.
+    if body_errors and isinstance(exc.body, bytes):
+        return _unsupported_media_type(request)
+    if malformed := [error for error in body_errors if error["type"] == "json_invalid"]:
+        return _malformed_json(request, malformed[0])
     errors = [
         {"loc": list(error["loc"]), "msg": error["msg"], "type": error["type"]}
         for error in exc.errors()
@@ -129,6 +140,21 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
     return problem_response(
         request, HTTPStatus.UNPROCESSABLE_ENTITY, "The request is not valid.", errors=errors
     )
+
+
+def _malformed_json(request: Request, error: dict[str, Any]) -> JSONResponse:
+    reason, position = error["ctx"]["error"], error["loc"][-1]
+    detail = f"The body is not valid JSON: {reason} at character {position}."
+    return problem_response(request, HTTPStatus.BAD_REQUEST, detail)
+
+
+def _unsupported_media_type(request: Request) -> JSONResponse:
+    sent = request.headers.get("content-type")
+    detail = f"The body must be {JSON_MEDIA_TYPE}" + (f", not {sent}." if sent else ".")
+    response = problem_response(request, HTTPStatus.UNSUPPORTED_MEDIA_TYPE, detail)
+    if accept := ACCEPT_HEADERS.get(request.method):
+        response.headers[accept] = JSON_MEDIA_TYPE
+    return response
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:

@@ -1,10 +1,10 @@
 """Rate limiting: a sliding-window limit per client, as a FastAPI dependency.
 
-Each client has two counts: its requests in the current fixed window and in the one
-before. A request is admitted while `previous * (the share of the previous window still
-inside the sliding window) + current` stays within the limit: a sliding window in two
-numbers per client, without the double bursts fixed windows allow at their edges.
-Counts live in this process, or in Redis, shared by every replica, when the cache is there.
+Each client's requests inside the window are logged by time. A request is admitted while
+fewer than the limit are, and a refused client is told exactly when the oldest of them
+leaves the window (`Retry-After`): never later than one window from now. The price of the
+exactness is memory: up to the limit's number of times per client, bounded in all.
+The log lives in this process, or in Redis, shared by every replica, when the cache is there.
 """
 
 from __future__ import annotations
@@ -12,78 +12,89 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Protocol
 
 from fastapi import Request, Response
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .config import Settings
 from .metrics import record_rate_limited
 from .problems import problem_responses
-from .redis_rate_limit import RedisWindowCounts
+from .redis_rate_limit import RedisRequestLog
 
-# Past this many clients, the per-process counts forget the least recently seen.
-MAX_CLIENTS = 100_000
-# Weights are floats: 3 x 0.6666666666666667 must not count as more than 2.
-TOLERANCE = 1e-9
+# Past this many logged requests (some 30 MB), the per-process log forgets the least
+# recently seen clients.
+MAX_LOGGED = 1_000_000
 
 RATE_LIMIT_HEADERS = {
     "Retry-After": "Seconds until a request from this client would be admitted",
     "RateLimit-Limit": "Requests admitted per window",
-    "RateLimit-Remaining": "Requests left in the current window",
-    "RateLimit-Reset": "Seconds until the current window ends",
+    "RateLimit-Remaining": "Requests this client may still make now",
+    "RateLimit-Reset": "Seconds until the oldest request counted leaves the window",
 }
 
+# Where a request's decisions wait for its response (see RateLimitHeaders): limit -> decision.
+DECISIONS = "rate_limit_decisions"
 
-class WindowCounts(Protocol):
-    """Request counts per key and fixed window, wherever the limiter keeps them."""
+
+class RequestLog(Protocol):
+    """The times of each key's requests inside the window, wherever the limiter keeps them."""
 
     async def hit(
-        self, key: str, limit: int, window: int, weight: float, expire_seconds: float
-    ) -> tuple[bool, int, int]:
-        """Count a request in `window` unless `previous * weight + current` would pass `limit`.
+        self, key: str, now: float, limit: int, window_seconds: float
+    ) -> tuple[bool, int, float]:
+        """Log a request at `now` unless `limit` requests of `key` are inside the window.
 
-        Returns whether it was counted, and the previous and current windows' counts.
+        Returns whether it was logged, how many requests are inside the window, and the
+        time of the oldest one counted against the limit (of the `limit` newest): when it
+        leaves the window, one more request is admitted.
         """
         ...
 
     async def close(self) -> None: ...
 
 
-class MemoryWindowCounts:
-    """Counts in this process, for at most `max_keys` clients."""
+class MemoryRequestLog:
+    """The log in this process, of at most `max_logged` requests in all."""
 
-    def __init__(self, max_keys: int = MAX_CLIENTS) -> None:
-        # key -> [window, the previous window's count, this window's count]
-        self._counts: OrderedDict[str, list[int]] = OrderedDict()
-        self._max_keys = max_keys
+    def __init__(self, max_logged: int = MAX_LOGGED) -> None:
+        self._logs: OrderedDict[str, deque[float]] = OrderedDict()
+        self._logged = 0
+        self._max_logged = max_logged
 
     async def hit(
-        self, key: str, limit: int, window: int, weight: float, expire_seconds: float
-    ) -> tuple[bool, int, int]:
-        counts = self._counts.get(key)
-        if counts is None:
-            counts = self._counts[key] = [window, 0, 0]
-            if len(self._counts) > self._max_keys:
-                self._counts.popitem(last=False)
+        self, key: str, now: float, limit: int, window_seconds: float
+    ) -> tuple[bool, int, float]:
+        log = self._logs.get(key)
+        if log is None:
+            log = self._logs[key] = deque()
         else:
-            self._counts.move_to_end(key)
-            if counts[0] != window:
-                counts[1] = counts[2] if counts[0] == window - 1 else 0
-                counts[0], counts[2] = window, 0
-        _, previous, current = counts
-        if previous * weight + current + 1 > limit + TOLERANCE:
-            return False, previous, current
-        counts[2] = current + 1
-        return True, previous, current + 1
+            self._logs.move_to_end(key)
+        while log and log[0] <= now - window_seconds:
+            log.popleft()
+            self._logged -= 1
+        admitted = len(log) < limit
+        if admitted:
+            log.append(now)
+            self._logged += 1
+            self._forget_least_recently_seen()
+        return admitted, len(log), log[-min(len(log), limit)]
+
+    def _forget_least_recently_seen(self) -> None:
+        while self._logged > self._max_logged and len(self._logs) > 1:
+            _, log = self._logs.popitem(last=False)
+            self._logged -= len(log)
 
     async def close(self) -> None:
-        self._counts.clear()
+        self._logs.clear()
+        self._logged = 0
 
 
 @dataclass(slots=True)
@@ -108,20 +119,9 @@ class Decision:
         return headers
 
 
-def seconds_until_room(
-    limit: int, window_seconds: float, elapsed: float, previous: int, current: int
-) -> float:
-    """How long a refused client waits until `previous * weight + current + 1 <= limit`."""
-    if current + 1 <= limit:
-        # Room in this window, once enough of the previous window's weight has faded.
-        return window_seconds * (1 - (limit - 1 - current) / previous) - elapsed
-    # This window is full: into the next one, until this window's weight fades enough.
-    return window_seconds - elapsed + window_seconds * (1 - (limit - 1) / current)
-
-
 def whole_seconds(seconds: float) -> int:
     """Seconds rounded up, at least 1: what Retry-After and RateLimit-Reset carry."""
-    return max(1, math.ceil(seconds - 1e-9))
+    return max(1, math.ceil(seconds - 1e-9))  # 60.00000000001 is float noise, not 61 s
 
 
 class RateLimiter:
@@ -129,18 +129,18 @@ class RateLimiter:
 
     def __init__(
         self,
-        counts: WindowCounts,
+        log: RequestLog,
         requests: int,
         window_seconds: float,
         *,
         key_header: str | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.counts = counts
+        self.log = log
         self.requests = requests
         self.window_seconds = window_seconds
         self.key_header = key_header
-        # Wall-clock time: replicas sharing counts in Redis must agree on the windows.
+        # Wall-clock time: replicas sharing a log in Redis must agree on the times.
         self._clock = clock
 
     async def hit(
@@ -149,23 +149,20 @@ class RateLimiter:
         """Count a request against `key`, if the limit admits it."""
         limit = requests or self.requests
         length = window_seconds or self.window_seconds
-        window, elapsed = divmod(self._clock(), length)
-        weight = 1 - elapsed / length
-        admitted, previous, current = await self.counts.hit(
-            key, limit, int(window), weight, 2 * length
-        )
+        now = self._clock()
+        admitted, logged, oldest = await self.log.hit(key, now, limit, length)
+        # When the oldest request counted leaves the window, one more is admitted.
+        room_in = whole_seconds(oldest + length - now)
         if admitted:
-            remaining = max(0, math.floor(limit - previous * weight - current))
-            return Decision(True, limit, length, remaining, whole_seconds(length - elapsed))
-        wait = whole_seconds(seconds_until_room(limit, length, elapsed, previous, current))
-        return Decision(False, limit, length, 0, wait, wait)
+            return Decision(True, limit, length, limit - logged, room_in)
+        return Decision(False, limit, length, 0, room_in, room_in)
 
     def client_key(self, request: Request) -> str:
         """Who a request counts against: the key header's value, else the client's address."""
         if self.key_header is not None:
             value = request.headers.get(self.key_header)
             if value:
-                # Hashed: the header may carry a credential, which must not sit in the counts.
+                # Hashed: the header may carry a credential, which must not sit in the log.
                 return "key:" + hashlib.blake2b(value.encode(), digest_size=16).hexdigest()
         return "ip:" + (request.client.host if request.client else "unknown")
 
@@ -174,8 +171,10 @@ class RateLimit:
     """A dependency that admits a client's requests up to a limit and answers 429 past it.
 
     Use it on a route or router (`dependencies=[Depends(RateLimit("search", requests=10))]`)
-    or for every route (the app's `dependencies=`). Each scope counts apart; requests and
-    window default to the settings'.
+    or for every route (the app's `dependencies=`), and give the router
+    `route_class=LimitedRoute` so that requests whose body fails to parse count too. Each
+    scope counts apart; requests and window default to the settings'. Every response to a
+    limited request carries the limit's headers (RateLimitHeaders), errors included.
     """
 
     def __init__(
@@ -193,20 +192,86 @@ class RateLimit:
         key = f"{self.scope}:{limiter.client_key(request)}"
         return await limiter.hit(key, self.requests, self.window_seconds)
 
-    async def __call__(self, request: Request, response: Response) -> None:
-        decision = await self.decide(request)
+    async def apply(self, request: Request) -> Decision | None:
+        """The request's decision: made once however often it is asked for, and kept for
+        the headers of the response."""
+        decisions = decisions_of(request.scope)
+        decision = decisions.get(self.scope)
         if decision is None:
+            decision = await self.decide(request)
+            if decision is None:
+                return None
+            decisions[self.scope] = decision
+            if not decision.admitted:
+                record_rate_limited(self.scope)
+        return decision
+
+    async def __call__(self, request: Request) -> None:
+        decision = await self.apply(request)
+        if decision is None or decision.admitted:
             return
-        if decision.admitted:
-            for name, value in decision.headers().items():
-                response.headers.append(name, value)  # no search for existing ones
-            return
-        record_rate_limited(self.scope)
         detail = (
             f"More than {decision.limit} requests in {decision.window_seconds:g} s from this "
             f"client: retry in {decision.retry_after_seconds} s."
         )
-        raise HTTPException(HTTPStatus.TOO_MANY_REQUESTS, detail, headers=decision.headers())
+        raise HTTPException(HTTPStatus.TOO_MANY_REQUESTS, detail)
+
+
+def decisions_of(scope: Scope) -> dict[str, Decision]:
+    """The rate-limit decisions made for a request, by limit."""
+    decisions: dict[str, Decision] = scope.setdefault(DECISIONS, {})
+    return decisions
+
+
+class LimitedRoute(APIRoute):
+    """An APIRoute that applies its rate limits before it reads the request body.
+
+    FastAPI parses the body before it solves dependencies: a body it cannot parse would be
+    answered 400 uncounted, and without the limit's headers. The dependencies still run,
+    and find the decision made; an overridden limit is left to them.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        limits = [d.call for d in self.dependant.dependencies if isinstance(d.call, RateLimit)]
+        if not limits:
+            return handler
+
+        async def limited(request: Request) -> Response:
+            overridden = request.app.dependency_overrides
+            for limit in limits:
+                if limit not in overridden:
+                    await limit(request)
+            return await handler(request)
+
+        return limited
+
+
+class RateLimitHeaders:
+    """Pure ASGI middleware: the response to a limited request carries the limit's headers,
+    whoever answers it (the route, an error handler, a cached read)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        decisions = decisions_of(scope)
+
+        async def send_with_limits(message: Message) -> None:
+            if message["type"] == "http.response.start" and decisions:
+                message["headers"] = [*message.get("headers", ()), *limit_headers(decisions)]
+            await send(message)
+
+        await self.app(scope, receive, send_with_limits)
+
+
+def limit_headers(decisions: dict[str, Decision]) -> list[tuple[bytes, bytes]]:
+    """The headers of the limit closest to refusing, as ASGI sends them."""
+    strictest = min(decisions.values(), key=lambda d: (d.admitted, d.remaining))
+    return [(name.lower().encode(), value.encode()) for name, value in strictest.headers().items()]
 
 
 # The limit on the public API: every /api/v1 router declares it.
@@ -223,11 +288,11 @@ def rate_limit_responses() -> dict[int | str, dict[str, Any]]:
     return responses
 
 
-def create_window_counts(settings: Settings) -> WindowCounts:
+def create_request_log(settings: Settings) -> RequestLog:
     """In Redis when the cache is there, shared by every replica; else in this process."""
     if settings.cache_url.partition("://")[0] in {"redis", "rediss"}:
-        return RedisWindowCounts.from_settings(settings)
-    return MemoryWindowCounts()
+        return RedisRequestLog.from_settings(settings)
+    return MemoryRequestLog()
 
 
 @asynccontextmanager
@@ -236,13 +301,13 @@ async def open_rate_limiter(settings: Settings) -> AsyncIterator[RateLimiter | N
     if not settings.rate_limit_enabled:
         yield None
         return
-    counts = create_window_counts(settings)
+    log = create_request_log(settings)
     try:
         yield RateLimiter(
-            counts,
+            log,
             settings.rate_limit_requests,
             settings.rate_limit_window_seconds,
             key_header=settings.rate_limit_key_header,
         )
     finally:
-        await counts.close()
+        await log.close()

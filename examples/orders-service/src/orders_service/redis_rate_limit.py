@@ -1,8 +1,9 @@
-"""Rate-limit counts in Redis, shared by every replica."""
+"""The rate limit's request log in Redis, shared by every replica."""
 
 from __future__ import annotations
 
 import logging
+import math
 from typing import Self
 
 from redis.asyncio import Redis
@@ -14,24 +15,30 @@ from .resilience import CircuitBreaker
 
 logger = logging.getLogger(__name__)
 
-# Check and count in one atomic step. KEYS: this window's and the previous window's counter;
-# ARGV: the previous window's weight, the limit, the counter's lifetime in milliseconds.
+# Forget, check and log in one atomic step, as MemoryRequestLog.hit does. KEYS: the key's
+# log, a list of request times, newest first. ARGV: now, the window in seconds, the limit,
+# the window in milliseconds (the log's lifetime after its newest request). Times go back
+# as strings: Redis would truncate Lua numbers to integers.
 HIT_SCRIPT = """
-local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-local previous = tonumber(redis.call('GET', KEYS[2]) or '0')
-if previous * tonumber(ARGV[1]) + current + 1 > tonumber(ARGV[2]) + 1e-9 then
-  return {0, previous, current}
+local horizon = tonumber(ARGV[1]) - tonumber(ARGV[2])
+local limit = tonumber(ARGV[3])
+local oldest = redis.call('LINDEX', KEYS[1], -1)
+while oldest and tonumber(oldest) <= horizon do
+  redis.call('RPOP', KEYS[1])
+  oldest = redis.call('LINDEX', KEYS[1], -1)
 end
-current = redis.call('INCR', KEYS[1])
-if current == 1 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+local logged = redis.call('LLEN', KEYS[1])
+local admitted = logged < limit
+if admitted then
+  logged = redis.call('LPUSH', KEYS[1], ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], ARGV[4])
 end
-return {1, previous, current}
+return {admitted and 1 or 0, logged, redis.call('LINDEX', KEYS[1], math.min(logged, limit) - 1)}
 """
 
 
-class RedisWindowCounts:
-    """Counts in Redis. Fails open: while Redis does not answer, requests are admitted."""
+class RedisRequestLog:
+    """The log in Redis. Fails open: while Redis does not answer, requests are admitted."""
 
     def __init__(
         self,
@@ -43,7 +50,7 @@ class RedisWindowCounts:
         self._client = client
         self._script = client.register_script(HIT_SCRIPT)
         self._prefix = prefix
-        self.breaker = breaker or CircuitBreaker("rate-limit counts in Redis")
+        self.breaker = breaker or CircuitBreaker("rate-limit log in Redis")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
@@ -51,23 +58,21 @@ class RedisWindowCounts:
         return cls(redis_client(settings, timeout_seconds=0.5))
 
     async def hit(
-        self, key: str, limit: int, window: int, weight: float, expire_seconds: float
-    ) -> tuple[bool, int, int]:
+        self, key: str, now: float, limit: int, window_seconds: float
+    ) -> tuple[bool, int, float]:
         if not self.breaker.allow():
-            return True, 0, 0
-        # One hash tag for both counters, so a Redis Cluster keeps them in one slot.
-        tagged = self._prefix + "{" + key + "}:"
+            return True, 0, now
         try:
-            admitted, previous, current = await self._script(
-                keys=[f"{tagged}{window}", f"{tagged}{window - 1}"],
-                args=[weight, limit, max(1, int(expire_seconds * 1000))],
+            admitted, logged, oldest = await self._script(
+                keys=[self._prefix + key],
+                args=[repr(now), window_seconds, limit, max(1, math.ceil(window_seconds * 1000))],
             )
         except RedisError:
             self.breaker.record_failure()
-            logger.warning("Rate-limit counts unavailable; admitting the request", exc_info=True)
-            return True, 0, 0
+            logger.warning("Rate-limit log unavailable; admitting the request", exc_info=True)
+            return True, 0, now
         self.breaker.record_success()
-        return bool(admitted), int(previous), int(current)
+        return bool(admitted), int(logged), float(oldest)
 
     async def close(self) -> None:
         await self._client.aclose()

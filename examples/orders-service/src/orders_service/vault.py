@@ -1,8 +1,8 @@
 """HashiCorp Vault over its HTTP API (hvac): log in, read the service's KV v2 secret, stay logged in.
 
 Vault's own variables say where Vault is (`VAULT_ADDR`, `VAULT_TOKEN`, `VAULT_CACERT`,
-`VAULT_SKIP_VERIFY`, `VAULT_NAMESPACE`), as for Vault's CLI; `ORDERS_SERVICE_VAULT_*`
-say how this service authenticates and which secret it reads.
+`VAULT_SKIP_VERIFY`, `VAULT_NAMESPACE`), as for Vault's CLI; the service's settings
+`{ENV_PREFIX}VAULT_*` say how this service authenticates and which secret it reads.
 """
 
 from __future__ import annotations

@@ -15,13 +15,17 @@ from prometheus_client import REGISTRY
 
 from orders_service.api.deps import get_state
 from orders_service.config import Settings
-from orders_service.items.dependencies import get_item_service
-from orders_service.items.router import router as items_router
+from orders_service.items.dependencies import (
+    get_item_service,
+)
+from orders_service.items.router import (
+    router as items_router,
+)
 from orders_service.items.service import ItemService
 from orders_service.rate_limit import api_rate_limit
 from tests.apps import client_of, delete_all_rows, running_app
 from tests.factories import item_payload
-from tests.logs import LogLines
+from tests.logs import ACCESS_LOGGER, LogLines
 
 ITEMS = "/api/v1/items"
 ROUTE = "/api/v1/items/{item_id}"
@@ -128,7 +132,7 @@ async def test_metrics_and_the_access_log_name_the_route(
     assert sample("http_server_requests_total", labels) == requests + 1
     assert sample("cache_requests_total", {"result": "hit"}) == hits + 1
     assert sample("cache_requests_total", {"result": "miss"}) == misses
-    access = [line for line in log_lines() if line["logger"] == "orders_service.access"]
+    access = [line for line in log_lines() if line["logger"] == ACCESS_LOGGER]
     assert access[-1]["route"] == ROUTE
     assert access[-1]["status"] == 200
 

@@ -11,10 +11,17 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import event
 
-from orders_service.bloom import BloomFilter, MemoryBits, dimensions
+from orders_service.bloom import (
+    BloomFilter,
+    MemoryBits,
+    dimensions,
+)
 from orders_service.config import Settings
 from orders_service.items.exceptions import ItemNotFoundError
-from orders_service.items.known_ids import KnownItemIds, create_known_item_ids
+from orders_service.items.known_ids import (
+    KnownItemIds,
+    create_known_item_ids,
+)
 from orders_service.items.models import Item
 from orders_service.items.schemas import ItemCreate
 from orders_service.items.service import ItemService

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from uuid import uuid4
 
+from fastapi import FastAPI
 from httpx import AsyncClient
 
+from tests.apps import client_of
 from tests.factories import item_payload
 
 ITEMS = "/api/v1/items"
@@ -19,6 +21,15 @@ class TestCreate:
         body = response.json()
         assert body["name"] == "Widget"
         assert body["created_at"].endswith(("Z", "+00:00"))
+        assert response.headers["location"] == f"{ITEMS}/{body['id']}"
+
+    async def test_location_is_under_the_root_path(self, app: FastAPI) -> None:
+        async with client_of(app, root_path="/orders") as client:
+            created = await client.post(f"/orders{ITEMS}", json=item_payload())
+            location = created.headers["location"]
+
+            assert location == f"/orders{ITEMS}/{created.json()['id']}"
+            assert (await client.get(location)).json() == created.json()
 
     async def test_duplicate_name_is_a_conflict(self, client: AsyncClient) -> None:
         await client.post(ITEMS, json=item_payload(name="Widget"))
@@ -35,6 +46,13 @@ class TestCreate:
         response = await client.post(ITEMS, json=item_payload(name=" Widget "))
 
         assert response.status_code == 422
+        assert response.json()["errors"] == [
+            {
+                "loc": ["body", "name"],
+                "msg": "must not start or end with whitespace, or contain a line break",
+                "type": "string_pattern_mismatch",
+            }
+        ]
 
     async def test_invalid_body_lists_each_error(self, client: AsyncClient) -> None:
         response = await client.post(ITEMS, json={"name": "", "colour": "red"})
@@ -119,6 +137,20 @@ class TestUpdate:
 
         assert response.status_code == 409
 
+    async def test_a_name_with_a_line_break_is_refused_in_words(self, client: AsyncClient) -> None:
+        created = (await client.post(ITEMS, json=item_payload())).json()
+
+        response = await client.patch(f"{ITEMS}/{created['id']}", json={"name": "Two\nlines"})
+
+        assert response.status_code == 422
+        assert response.json()["errors"] == [
+            {
+                "loc": ["body", "name"],
+                "msg": "must not start or end with whitespace, or contain a line break",
+                "type": "string_pattern_mismatch",
+            }
+        ]
+
     async def test_name_cannot_be_null(self, client: AsyncClient) -> None:
         created = (await client.post(ITEMS, json=item_payload())).json()
 
@@ -140,6 +172,9 @@ class TestDelete:
         response = await client.delete(f"{ITEMS}/{created['id']}")
 
         assert response.status_code == 204
+        assert response.content == b""
+        assert "content-type" not in response.headers
+        assert "content-length" not in response.headers
         assert (await client.get(f"{ITEMS}/{created['id']}")).status_code == 404
 
     async def test_unknown_id_is_not_found(self, client: AsyncClient) -> None:

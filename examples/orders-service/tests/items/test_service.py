@@ -8,10 +8,16 @@ from uuid import uuid4
 import pytest
 from sqlalchemy import event, update
 
-from orders_service.items.exceptions import ItemNameTakenError, ItemNotFoundError
+from orders_service.items.exceptions import (
+    ItemNameTakenError,
+    ItemNotFoundError,
+)
 from orders_service.items.models import Item
 from orders_service.items.repository import ItemRepository
-from orders_service.items.schemas import ItemCreate, ItemUpdate
+from orders_service.items.schemas import (
+    ItemCreate,
+    ItemUpdate,
+)
 from orders_service.items.service import ItemService
 from orders_service.state import AppState
 

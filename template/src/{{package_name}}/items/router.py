@@ -5,19 +5,30 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from ..problems import problem_responses
-from ..rate_limit import api_rate_limit, rate_limit_responses
+from ..rate_limit import LimitedRoute, api_rate_limit, rate_limit_responses
 from .dependencies import ItemServiceDep
 from .schemas import ItemCreate, ItemPage, ItemRead, ItemUpdate
 
 # Deep offsets make the database skip that many rows on every request.
 MAX_OFFSET = 10_000
 
+CREATED = {
+    "description": "Created",
+    "headers": {
+        "Location": {
+            "description": "The new item's URL",
+            "schema": {"type": "string", "format": "uri-reference"},
+        }
+    },
+}
+
 router = APIRouter(
     prefix="/items",
     tags=["items"],
+    route_class=LimitedRoute,
     dependencies=[Depends(api_rate_limit)],
     responses=rate_limit_responses(),
 )
@@ -27,10 +38,15 @@ router = APIRouter(
     "",
     summary="Create an item",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(400, 409, 422),
+    responses={status.HTTP_201_CREATED: CREATED, **problem_responses(400, 409, 415, 422)},
 )
-async def create_item(data: ItemCreate, service: ItemServiceDep) -> ItemRead:
-    return await service.create(data)
+async def create_item(
+    data: ItemCreate, service: ItemServiceDep, request: Request, response: Response
+) -> ItemRead:
+    item = await service.create(data)
+    # A path, under the app's root path: a relative reference needs no trust in Host.
+    response.headers["Location"] = request.url_for("read_item", item_id=str(item.id)).path
+    return item
 
 
 @router.get("", summary="List items", responses=problem_responses(422))
@@ -50,16 +66,17 @@ async def list_items(
     response_model=ItemRead,
     responses=problem_responses(404, 422),
 )
-async def read_item(item_id: UUID, service: ItemServiceDep, response: Response) -> Response:
+async def read_item(item_id: UUID, service: ItemServiceDep) -> Response:
     # The hot path (cache hits are answered before routing: cached_reads.py): the cached JSON
-    # goes out as it is, without a parse and re-serialise. FastAPI adds the headers the
-    # dependencies set (the rate limit's) only to responses it builds, so they are added here.
+    # goes out as it is, without a parse and re-serialise.
     body = await service.get_json(item_id)
-    return Response(body, media_type="application/json", headers=response.headers)
+    return Response(body, media_type="application/json")
 
 
 @router.patch(
-    "/{item_id}", summary="Update an item", responses=problem_responses(400, 404, 409, 422)
+    "/{item_id}",
+    summary="Update an item",
+    responses=problem_responses(400, 404, 409, 415, 422),
 )
 async def update_item(item_id: UUID, data: ItemUpdate, service: ItemServiceDep) -> ItemRead:
     return await service.update(item_id, data)
@@ -69,6 +86,7 @@ async def update_item(item_id: UUID, data: ItemUpdate, service: ItemServiceDep) 
     "/{item_id}",
     summary="Delete an item",
     status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,  # no body, so no Content-Type
     responses=problem_responses(404, 422),
 )
 async def delete_item(item_id: UUID, service: ItemServiceDep) -> None:

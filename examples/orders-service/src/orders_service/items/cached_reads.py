@@ -3,11 +3,12 @@
 `GET /api/v1/items/{item_id}` is the service's hottest path, and when the item is cached,
 FastAPI's routing and dependency injection cost more than the read itself. So this
 middleware answers those reads from the cache, after the same rate limit and with the same
-body and headers as the route. Everything else goes on to the app: other requests, ids
-spelt otherwise than the cache keys them (the route parses those), cache misses (the
-route loads, with its stampede protection), items known to be absent (the route answers
-404) and refused requests (the route answers 429; a refusal counts nothing, so none is
-counted twice). The route stays the documented one and the only one that loads.
+body and headers as the route (the limit's added by RateLimitHeaders to both). Everything
+else goes on to the app: other requests, ids spelt otherwise than the cache keys them (the
+route parses those), cache misses (the route loads, with its stampede protection), items
+known to be absent (the route answers 404) and refused requests (the route answers 429
+from the decision made here: none is counted twice). The route stays the documented one
+and the only one that loads.
 
 Dependency overrides of the route do not apply to the reads answered here.
 """
@@ -59,9 +60,8 @@ class CachedItemReads:
         body = await state.cache.peek(cache_key(item_id))
         if body is None:
             return None
-        decision = await api_rate_limit.decide(Request(scope))
+        decision = await api_rate_limit.apply(Request(scope))
         if decision is not None and not decision.admitted:
             return None
         record_cache_hit()
-        headers = None if decision is None else decision.headers()
-        return Response(body, media_type="application/json", headers=headers)
+        return Response(body, media_type="application/json")
