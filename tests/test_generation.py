@@ -351,9 +351,9 @@ def test_copy_writes_a_lock_that_matches_pyproject(project: Path) -> None:
     """`docker build .` and `uv sync --frozen` need uv.lock from the first minute."""
     assert (project / "uv.lock").is_file(), "copier copy wrote no uv.lock"
     run(["uv", "lock", "--check"], project)
-    assert "exclude-newer" not in (project / "uv.lock").read_text(), (
-        "the cutoff stayed in uv.lock's options: later locks could not move past it"
-    )
+    assert (
+        "exclude-newer" not in (project / "uv.lock").read_text()
+    ), "the cutoff stayed in uv.lock's options: later locks could not move past it"
 
 
 def test_render_inside_a_repository_nests_no_repository(tmp_path: Path) -> None:
