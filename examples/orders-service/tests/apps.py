@@ -24,9 +24,9 @@ def make_settings(**overrides: Any) -> Settings:
 
 
 @asynccontextmanager
-async def running_app(settings: Settings) -> AsyncIterator[FastAPI]:
-    """The app with its lifespan entered, as a server would run it."""
-    app = create_app(settings)
+async def running_app(settings: Settings, **options: Any) -> AsyncIterator[FastAPI]:
+    """The app (`options`: create_app's) with its lifespan entered, as a server would run it."""
+    app = create_app(settings, **options)
     async with app.router.lifespan_context(app):
         yield app
 

@@ -2,27 +2,41 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any
 from uuid import UUID
 
 import pytest
-from fastapi import FastAPI
-from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, status
+from fastapi.routing import iter_route_contexts
 from httpx import AsyncClient, Response
 from prometheus_client import REGISTRY
+from starlette.datastructures import Headers
+from starlette.middleware import Middleware
+from starlette.responses import PlainTextResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from orders_service.api.deps import get_state
 from orders_service.config import Settings
-from orders_service.items.dependencies import (
-    get_item_service,
+from orders_service.items.cached_reads import (
+    unhonoured,
+)
+from orders_service.items.router import (
+    read_item,
 )
 from orders_service.items.router import (
     router as items_router,
 )
-from orders_service.items.service import ItemService
-from orders_service.rate_limit import api_rate_limit
+from orders_service.items.schemas import (
+    ItemCreate,
+    ItemRead,
+)
+from orders_service.items.service import (
+    ItemService,
+    cache_key,
+)
+from orders_service.main import create_app
+from orders_service.rate_limit import LimitedRoute
+from orders_service.state import AppState
 from tests.apps import client_of, delete_all_rows, running_app
 from tests.factories import item_payload
 from tests.logs import ACCESS_LOGGER, LogLines
@@ -178,20 +192,107 @@ async def test_reads_under_a_root_path_are_answered_too(
     assert len(routed_reads) == 1
 
 
-def calls(dependant: Dependant) -> set[object]:
-    return {dependant.call} | {call for sub in dependant.dependencies for call in calls(sub)}
+async def require_token(authorization: Annotated[str | None, Header()] = None) -> None:
+    """What a team adds to protect its API: no token, no answer."""
+    if authorization != f"Bearer {TOKEN}":
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "A bearer token is required.")
 
 
-def test_answered_reads_skip_no_dependency_of_the_route() -> None:
-    """The middleware applies the rate limit and reads the state itself: a dependency added
-    to the route (authentication, say) must be added to items/cached_reads.py too.
-    """
-    route = next(
-        r for r in items_router.routes if isinstance(r, APIRoute) and r.name == "read_item"
+class TokenMiddleware:
+    """The same check as middleware inside the app."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = Headers(scope=scope)
+        if scope["type"] == "http" and headers.get("authorization") != f"Bearer {TOKEN}":
+            await PlainTextResponse("token required", 401)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+TOKEN = "s3cret"
+AUTH = Depends(require_token)
+
+
+def at_app() -> dict[str, Any]:
+    return {"dependencies": [AUTH]}
+
+
+def at_api_router() -> dict[str, Any]:
+    api = APIRouter(prefix="/api/v1", dependencies=[AUTH])
+    api.include_router(items_router)
+    return {"api": api}
+
+
+def at_items_router() -> dict[str, Any]:
+    items = APIRouter(dependencies=[AUTH])
+    items.include_router(items_router)
+    api = APIRouter(prefix="/api/v1")
+    api.include_router(items)
+    return {"api": api}
+
+
+def at_the_route() -> dict[str, Any]:
+    """read_item declared with one dependency more, as a team would add it to the decorator."""
+    items = APIRouter(
+        prefix=items_router.prefix,
+        dependencies=items_router.dependencies,
+        route_class=LimitedRoute,
     )
+    items.add_api_route(
+        "/{item_id}", read_item, name="read_item", response_model=ItemRead, dependencies=[AUTH]
+    )
+    api = APIRouter(prefix="/api/v1")
+    api.include_router(items)
+    return {"api": api}
 
-    assert calls(route.dependant) - {route.endpoint} == {
-        api_rate_limit,
-        get_item_service,
-        get_state,
-    }
+
+async def read_a_cached_item_without_a_token(app: FastAPI, client: AsyncClient) -> Response:
+    """Cache an item by reading it with the token, then read it without one."""
+    state: AppState = app.state.resources
+    item = await ItemService(state.session_factory, state.cache).create(
+        ItemCreate(**item_payload(name="Kept"))
+    )
+    url = f"{ITEMS}/{item.id}"
+    with_token = [
+        await client.get(url, headers={"authorization": f"Bearer {TOKEN}"}) for _ in range(2)
+    ]
+    assert [r.status_code for r in with_token] == [200, 200]
+    cached = await state.cache.peek(cache_key(item.id))
+    assert cached is not None, "the read was not cached: a refusal would prove nothing"
+    without = await client.get(url)
+    await delete_all_rows(state)
+    return without
+
+
+@pytest.mark.parametrize("protected", [at_app, at_api_router, at_items_router, at_the_route])
+async def test_a_dependency_at_any_level_refuses_a_cached_read_without_it(
+    settings: Settings, protected: Callable[[], dict[str, Any]], log_lines: LogLines
+) -> None:
+    async with running_app(settings, **protected()) as app, client_of(app) as client:
+        without = await read_a_cached_item_without_a_token(app, client)
+
+    assert without.status_code == 401
+    assert "Kept" not in without.text
+    warnings = [line for line in log_lines() if line["level"] == "WARNING"]
+    assert any("require_token" in line["message"] for line in warnings), warnings
+
+
+async def test_middleware_added_in_any_order_sees_cached_reads(settings: Settings) -> None:
+    app = create_app(settings)
+    # At the end of the list: where middleware added before the fast path would be.
+    app.user_middleware.append(Middleware(TokenMiddleware))
+    async with app.router.lifespan_context(app), client_of(app) as client:
+        without = await read_a_cached_item_without_a_token(app, client)
+
+    assert (without.status_code, without.text) == (401, "token required")
+
+
+def test_the_default_route_is_answered_from_the_cache(app: FastAPI) -> None:
+    """Without a dependency it cannot apply, the fast path is on for the service as shipped."""
+    fast_paths = [entry for entry in app.user_middleware if getattr(entry.cls, "innermost", False)]
+    assert len(fast_paths) == 1
+    route = next(r for r in iter_route_contexts(app.routes) if r.name == "read_item")
+    assert unhonoured(route.dependant) == []

@@ -10,34 +10,83 @@ known to be absent (the route answers 404) and refused requests (the route answe
 from the decision made here: none is counted twice). The route stays the documented one
 and the only one that loads.
 
-Dependency overrides of the route do not apply to the reads answered here.
+Nothing is answered here that the route would refuse. The middleware runs inside every
+other middleware, whatever the order they were added in (`innermost`, honoured by the app
+factory). When the app is built, it reads the route's dependencies at every level (app,
+`/api/v1` router, items router, route, and theirs): it applies the rate limit, and the
+state and service are what the route loads with; any other dependency (authentication,
+say) turns it off, with a warning, and every read goes through the route. While dependency
+overrides are set (in tests), reads go through the route too.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar
 from uuid import UUID
 
 from fastapi import FastAPI, Request, Response
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import iter_route_contexts
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ..api.deps import get_state
 from ..metrics import record_cache_hit
 from ..middleware import ROUTE_TEMPLATE
 from ..rate_limit import api_rate_limit
 from ..state import AppState
+from .dependencies import get_item_service
 from .service import cache_key
+
+logger = logging.getLogger(__name__)
+
+ROUTE_NAME = "read_item"
+# The rate limit is applied here; the others only provide what the route loads with.
+HONOURED: frozenset[Callable[..., Any]] = frozenset({api_rate_limit, get_item_service, get_state})
+
+
+def dependency_calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
+    """Every dependency a route solves before it runs, at any depth."""
+    for dependency in dependant.dependencies:
+        if dependency.call is not None:
+            yield dependency.call
+        yield from dependency_calls(dependency)
+
+
+def unhonoured(dependant: Dependant) -> list[str]:
+    """Names of a route's dependencies that answering from the cache would skip."""
+    skipped = set(dependency_calls(dependant)) - HONOURED
+    return sorted(getattr(call, "__name__", repr(call)) for call in skipped)
 
 
 class CachedItemReads:
     """Pure ASGI middleware that serves cache hits of the `read_item` route."""
 
+    innermost: ClassVar[bool] = True
+
     def __init__(self, app: ASGIApp, service: FastAPI) -> None:
         self.app = app
         self._service = service
-        self.route = service.url_path_for("read_item", item_id="{item_id}")
+        # As served: with the dependencies of every router it is included in, and the app's.
+        route = next(r for r in iter_route_contexts(service.routes) if r.name == ROUTE_NAME)
+        self.route = str(route.path_format)
         self._prefix = self.route.removesuffix("{item_id}")
+        skipped = unhonoured(route.dependant)
+        self.enabled = not skipped
+        if skipped:
+            logger.warning(
+                "cached reads of %s go through the route: it depends on %s, which answering "
+                "before routing would skip",
+                self.route,
+                ", ".join(skipped),
+            )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = await self._cached_response(scope) if scope["type"] == "http" else None
+        if not self.enabled or scope["type"] != "http" or self._service.dependency_overrides:
+            await self.app(scope, receive, send)
+            return
+        response = await self._cached_response(scope)
         if response is None:
             await self.app(scope, receive, send)
             return
