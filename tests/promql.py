@@ -45,7 +45,7 @@ def grafana_expr(expr: str) -> str:
 
 def exported_metrics(project: Path) -> set[str]:
     """The sample names the rendered service's metrics module declares."""
-    (module,) = project.glob("src/*/metrics.py")
+    (module,) = project.glob("src/*/observability/metrics.py")
     return {
         name + suffix
         for kind, name in DECLARATION.findall(module.read_text())

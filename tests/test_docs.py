@@ -7,8 +7,9 @@ import sys
 from pathlib import Path
 
 from scripts import options_page
+from tests.markdown import sh_commands
 from tests.rendering import REPO_ROOT, render, run
-from tests.test_readme import QUICK_START, commands
+from tests.test_readme import QUICK_START
 
 DOCS = REPO_ROOT / "docs"
 STANDARDS = DOCS / "standards.md"
@@ -78,7 +79,7 @@ def test_catalogue_paths_exist_in_a_default_render(tmp_path: Path) -> None:
 
 
 def test_getting_started_shows_the_readmes_commands() -> None:
-    readme = commands((REPO_ROOT / "README.md").read_text(), QUICK_START)
+    readme = sh_commands((REPO_ROOT / "README.md").read_text(), QUICK_START)
     page = (DOCS / "getting-started.md").read_text()
     first_block = re.search(r"^```sh\n(.*?)^```$", page, re.MULTILINE | re.DOTALL)
     assert first_block, "docs/getting-started.md has no sh block"

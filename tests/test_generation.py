@@ -378,13 +378,15 @@ def test_conditional_files(case: Case, project: Path) -> None:
     package = project / "src" / case.answer("package_name")
     found = {
         "src/<package>/__init__.py": (package / "__init__.py").is_file(),
-        "src/<package>/redis_cache.py": (package / "redis_cache.py").is_file(),
+        "src/<package>/cache/redis.py": (package / "cache" / "redis.py").is_file(),
+        "src/<package>/vault/": (package / "vault").exists(),
         ".github/workflows/*.yml": any(project.glob(".github/workflows/*.y*ml")),
         "charts/*/Chart.yaml": any(project.glob("charts/*/Chart.yaml")),
     }
     expected = {
         "src/<package>/__init__.py": True,
-        "src/<package>/redis_cache.py": case.answer("cache") == "redis",
+        "src/<package>/cache/redis.py": case.answer("cache") == "redis",
+        "src/<package>/vault/": case.answer("vault") != "none",
         ".github/workflows/*.yml": case.answer("github_actions"),
         "charts/*/Chart.yaml": case.answer("helm"),
     }

@@ -538,7 +538,7 @@ def test_prometheus_rule_alerts_on_the_service_slos(projects: Projects) -> None:
     assert set(alerts) == {"ErrorBudgetBurnFast", "ErrorBudgetBurnSlow", "LatencyP99High"}
     project = projects.project("vault-none")
     exported = exported_metrics(project)
-    (metrics_module,) = project.glob("src/*/metrics.py")
+    (metrics_module,) = project.glob("src/*/observability/metrics.py")
     assert '@router.get("/metrics")' in metrics_module.read_text(), "the scrape path"
     assert rendered.one("ServiceMonitor")["spec"]["endpoints"][0]["path"] == "/metrics"
     job = rendered.one("Service")["metadata"]["name"]

@@ -8,28 +8,22 @@ pass `make lint` as written (Alembic's post-write hooks run the project's ruff a
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
 
+from tests.markdown import sh_commands
 from tests.rendering import commit_all, render, run
 from tests.test_generation import NAME, PACKAGE, SLUG
 
-FENCE = re.compile(r"^```sh\n(?P<body>.*?)^```$", re.MULTILINE | re.DOTALL)
 MIGRATION_STEPS = "After changing the models:"
 # Appended to models.py, whose last lines are the Item class's columns.
 NEW_COLUMN = "    note: Mapped[str | None] = mapped_column(String(500))\n"
 
 
 def migration_commands(readme: str) -> list[str]:
-    """The commands of the `sh` block after MIGRATION_STEPS, comments and blanks dropped."""
-    _, found, after = readme.partition(MIGRATION_STEPS)
-    assert found, f"the service README has no {MIGRATION_STEPS!r} before its migration steps"
-    block = FENCE.search(after)
-    assert block, f"no ```sh block follows {MIGRATION_STEPS!r}"
-    lines = (line.split(" #", 1)[0].strip() for line in block.group("body").splitlines())
-    return [line for line in lines if line and not line.startswith("#")]
+    """The commands of the `sh` block after MIGRATION_STEPS in the service's README."""
+    return sh_commands(readme, MIGRATION_STEPS, where="the service README")
 
 
 @pytest.mark.slow

@@ -19,25 +19,15 @@ from pathlib import Path
 import pytest
 
 from tests import template_repo
+from tests.markdown import sh_commands
 from tests.rendering import GIT_IDENTITY, REPO_ROOT, commit_all, run
 
 README = REPO_ROOT / "README.md"
-FENCE = re.compile(r"^```sh\n(?P<body>.*?)^```$", re.MULTILINE | re.DOTALL)
 QUICK_START = "<!-- quick-start:"
 SERVICE_STEPS = "<!-- service-steps:"
 UPDATE = "<!-- update:"
 NOT_A_NEWCOMERS = ("uv", "uvx", "copier")
 UPSTREAM_CHANGE = "The template changed after this service was generated.\n"
-
-
-def commands(text: str, marker: str) -> list[str]:
-    """The commands of the first `sh` block after marker, comments and blanks dropped."""
-    _, found, after = text.partition(marker)
-    assert found, f"README.md has no {marker} ... --> marker before its commands"
-    block = FENCE.search(after)
-    assert block, f"no ```sh block follows {marker}"
-    lines = (line.split(" #", 1)[0].strip() for line in block.group("body").splitlines())
-    return [line for line in lines if line and not line.startswith("#")]
 
 
 def newcomers_path() -> str:
@@ -56,7 +46,7 @@ def newcomers_path() -> str:
 
 
 def test_quick_start_has_the_two_commands() -> None:
-    quick_start = commands(README.read_text(), QUICK_START)
+    quick_start = sh_commands(README.read_text(), QUICK_START)
     assert len(quick_start) == 2, f"expected two quick-start commands, found {quick_start}"
     assert "copier copy" in quick_start[0]
     assert quick_start[1] == "make test"
@@ -88,19 +78,19 @@ def test_a_newcomer_generates_checks_and_updates_a_service(tmp_path: Path) -> No
     # HEAD plus this work tree's changes, committed: a clean clone of what is being tested.
     template_repo.lay_snapshot(clone)
     commit_all(clone, "The work tree under test")
-    generate = commands(text, QUICK_START)[0]
+    generate = sh_commands(text, QUICK_START)[0]
 
     run(["bash", "-euo", "pipefail", "-c", generate], clone, env=newcomer)
 
     service = generated_destination(generate, clone)
     assert (service / ".copier-answers.yml").is_file(), f"nothing generated at {service}"
     assert (service / "uv.lock").is_file(), "copier copy left no uv.lock"
-    for command in commands(text, SERVICE_STEPS):
+    for command in sh_commands(text, SERVICE_STEPS):
         run(["bash", "-euo", "pipefail", "-c", command], service, env=newcomer)
     commit_all(service, "The service as generated")
 
     change_the_template(clone)
-    for command in commands(text, UPDATE):
+    for command in sh_commands(text, UPDATE):
         run(["bash", "-euo", "pipefail", "-c", command], service, env=newcomer)
 
     assert UPSTREAM_CHANGE in (service / "README.md").read_text(), "the update did not arrive"

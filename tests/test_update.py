@@ -195,7 +195,7 @@ def test_changing_an_answer_adds_the_redis_wiring(releases: Releases, tmp_path: 
     assert leftovers(project) == []
     fresh = render({**ANSWERS, "cache": "redis"}, tmp_path / "fresh", src=releases.repo)
     assert differences(project, fresh, ignore=USER_OWNED) == []
-    assert (project / "src" / PACKAGE / "redis_cache.py").is_file()
+    assert (project / "src" / PACKAGE / "cache" / "redis.py").is_file()
     run(["make", "install", "check"], project)
 
 

@@ -11,7 +11,7 @@ from httpx import ASGITransport, AsyncClient
 from sqlalchemy import delete
 
 from orders_service.config import Environment, Settings
-from orders_service.db import Base
+from orders_service.core.db import Base
 from orders_service.main import create_app
 from orders_service.state import AppState
 

@@ -9,7 +9,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from orders_service.logging import JsonFormatter
+from orders_service.observability.logging import (
+    JsonFormatter,
+)
 
 LogLines = Callable[[], list[dict[str, Any]]]
 

@@ -10,7 +10,7 @@ from alembic import command
 from sqlalchemy import create_engine, inspect
 
 from orders_service.config import ENV_PREFIX, get_settings
-from orders_service.db import alembic_config
+from orders_service.core.db import alembic_config
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import uvicorn
 from pydantic import ValidationError
 
 from .config import explain, get_settings
-from .vault import VaultError
+from .vault.client import VaultError
 
 
 def main() -> None:

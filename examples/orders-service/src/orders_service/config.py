@@ -15,7 +15,7 @@ from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 
-from .vault import VaultSettingsSource
+from .vault.client import VaultSettingsSource
 
 ENV_PREFIX = "ORDERS_SERVICE_"
 

@@ -15,18 +15,18 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from .api.health import router as health_router
 from .api.router import router as api_router
 from .config import Settings, get_settings
+from .core.problems import Problem, add_problem_handlers
 from .items.cached_reads import CachedItemReads
-from .logging import configure_logging
-from .metrics import record_build
-from .metrics import router as metrics_router
-from .middleware import ObservabilityMiddleware
-from .problems import Problem, add_problem_handlers
-from .rate_limit import RateLimitHeaders, open_rate_limiter
+from .observability.logging import configure_logging
+from .observability.metrics import record_build
+from .observability.metrics import router as metrics_router
+from .observability.middleware import ObservabilityMiddleware
+from .observability.tracing import create_tracing
+from .ratelimit.limiter import RateLimitHeaders, open_rate_limiter
 from .state import open_state
-from .tracing import create_tracing
 
 if TYPE_CHECKING:
-    from .otel import Tracing
+    from .observability.otel import Tracing
 
 TAGS = [
     {"name": "items", "description": "The example resource: create, read, list, update, delete."},

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .db import Base
+from .core.db import Base
 from .items.models import Item
 
 __all__ = ["Base", "Item"]

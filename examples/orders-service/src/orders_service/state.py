@@ -8,15 +8,18 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from functools import partial
+from typing import Annotated, cast
 
+from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from .cache import CacheAside, create_cache
+from .cache.aside import CacheAside
+from .cache.store import create_cache
 from .config import Settings
-from .db import create_engine, create_session_factory, migrate, ping
+from .core.db import create_engine, create_session_factory, migrate, ping
 from .items.known_ids import KnownItemIds, create_known_item_ids
-from .vault import TokenKeeper, VaultClient, VaultConfig
-from .vault_database import use_vault_credentials
+from .vault.client import TokenKeeper, VaultClient, VaultConfig
+from .vault.database import use_vault_credentials
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +58,18 @@ class AppState:
                 partial(asyncio.to_thread, self.vault.is_ready), required=False
             )
         return dependencies
+
+
+async def get_state(request: Request) -> AppState:
+    """The state opened at start-up, as a dependency any route or domain may declare.
+
+    `async def`: FastAPI runs a plain `def` dependency in a worker thread, which costs more
+    than the dependency itself on every request.
+    """
+    return cast(AppState, request.app.state.resources)
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
 
 
 @asynccontextmanager

@@ -35,7 +35,7 @@ from orders_service.items.service import (
     cache_key,
 )
 from orders_service.main import create_app
-from orders_service.rate_limit import LimitedRoute
+from orders_service.ratelimit.limiter import LimitedRoute
 from orders_service.state import AppState
 from tests.apps import client_of, delete_all_rows, running_app
 from tests.factories import item_payload

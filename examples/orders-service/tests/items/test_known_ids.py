@@ -11,7 +11,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import event
 
-from orders_service.bloom import (
+from orders_service.cache.bloom import (
     BloomFilter,
     MemoryBits,
     dimensions,

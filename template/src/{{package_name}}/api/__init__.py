@@ -1,1 +1,1 @@
-"""HTTP wiring shared by every domain: dependencies, health probes, the versioned router."""
+"""HTTP wiring shared by every domain: the health probes and the versioned router."""

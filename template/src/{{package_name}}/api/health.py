@@ -8,7 +8,7 @@ from http import HTTPStatus
 from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
-from .deps import StateDep
+from ..state import StateDep
 
 router = APIRouter(tags=["health"])
 

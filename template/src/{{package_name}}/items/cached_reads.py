@@ -31,11 +31,10 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import iter_route_contexts
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..api.deps import get_state
-from ..metrics import record_cache_hit
-from ..middleware import ROUTE_TEMPLATE
-from ..rate_limit import api_rate_limit
-from ..state import AppState
+from ..observability.metrics import record_cache_hit
+from ..observability.middleware import ROUTE_TEMPLATE
+from ..ratelimit.limiter import api_rate_limit
+from ..state import AppState, get_state
 from .dependencies import get_item_service
 from .service import cache_key
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from ..api.deps import StateDep
+from ..state import StateDep
 from .service import ItemService
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from ..problems import ConflictError, NotFoundError
+from ..core.problems import ConflictError, NotFoundError
 
 
 class ItemNotFoundError(NotFoundError):

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from sqlalchemy import select
 
-from ..repository import RepositoryBase
+from ..core.repository import RepositoryBase
 from .models import Item
 
 

@@ -26,11 +26,11 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..bloom import BloomFilter, MemoryBits, dimensions
+from ..cache.bloom import BloomFilter, MemoryBits, dimensions
+from ..cache.redis_bloom import RedisBits
 from ..config import Settings
-from ..db import utcnow
-from ..redis_bloom import RedisBits
-from ..resilience import CircuitBreaker
+from ..core.db import utcnow
+from ..core.resilience import CircuitBreaker
 from .repository import ItemRepository
 
 LOAD_BATCH = 10_000

@@ -7,8 +7,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
-from ..problems import problem_responses
-from ..rate_limit import LimitedRoute, api_rate_limit, rate_limit_responses
+from ..core.problems import problem_responses
+from ..ratelimit.limiter import LimitedRoute, api_rate_limit, rate_limit_responses
 from .dependencies import ItemServiceDep
 from .schemas import ItemCreate, ItemPage, ItemRead, ItemUpdate
 

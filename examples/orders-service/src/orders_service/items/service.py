@@ -13,7 +13,7 @@ from uuid import UUID
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ..cache import CacheAside
+from ..cache.aside import CacheAside
 from .exceptions import ItemNameTakenError, ItemNotFoundError
 from .known_ids import KnownItemIds
 from .models import Item

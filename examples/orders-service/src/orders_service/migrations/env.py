@@ -8,7 +8,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from orders_service.config import get_settings
-from orders_service.db import create_engine
+from orders_service.core.db import create_engine
 from orders_service.models import Base
 
 target_metadata = Base.metadata

@@ -1,0 +1,1 @@
+"""Shared foundations: the database, the repository base, problem+json errors, the circuit breaker."""

@@ -1,0 +1,1 @@
+"""Logs, request IDs, metrics and traces: what the service tells about itself."""

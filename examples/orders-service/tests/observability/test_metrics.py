@@ -1,0 +1,79 @@
+"""/metrics serves Prometheus' text format: requests, cache lookups and the build."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from httpx import AsyncClient
+from prometheus_client import REGISTRY
+from prometheus_client.parser import text_string_to_metric_families
+
+from orders_service.observability import metrics
+
+
+async def scrape(client: AsyncClient) -> dict[str, list[tuple[dict[str, str], float]]]:
+    """Each sample of a scrape of /metrics, by sample name."""
+    response = await client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain; version=")
+    samples: dict[str, list[tuple[dict[str, str], float]]] = {}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            samples.setdefault(sample.name, []).append((sample.labels, sample.value))
+    return samples
+
+
+async def test_request_metrics_are_served(client: AsyncClient) -> None:
+    await client.get("/livez")
+
+    samples = await scrape(client)
+
+    requests = {
+        (labels["method"], labels["route"], labels["status_class"])
+        for labels, _ in samples["http_server_requests_total"]
+    }
+    assert ("GET", "/livez", "2xx") in requests
+    assert samples["http_server_request_duration_seconds_bucket"]
+    assert samples["http_server_active_requests"]
+    assert "http_server_requests_created" not in samples
+
+
+async def test_the_build_is_described(client: AsyncClient) -> None:
+    (labels, value), *_ = (await scrape(client))["service_build_info"]
+
+    assert labels["service"] == "orders-service"
+    assert labels["version"]
+    assert labels["python_version"].count(".") == 2
+    assert value == 1
+
+
+async def test_cache_lookups_are_counted(client: AsyncClient) -> None:
+    def count(result: str) -> float:
+        return REGISTRY.get_sample_value("cache_requests_total", {"result": result}) or 0.0
+
+    created = (await client.post("/api/v1/items", json={"name": "Counted"})).json()
+    hits, misses = count("hit"), count("miss")
+
+    await client.get(f"/api/v1/items/{created['id']}")  # a miss fills the cache
+    await client.get(f"/api/v1/items/{created['id']}")  # then a hit
+
+    assert (count("hit") - hits, count("miss") - misses) == (1, 1)
+    results = {labels["result"] for labels, _ in (await scrape(client))["cache_requests_total"]}
+    assert results == {"hit", "miss"}
+
+
+def test_unusual_statuses_get_a_class_of_their_own() -> None:
+    labels = {"method": "GET", "route": "/teapot", "status_class": "other"}
+    before = REGISTRY.get_sample_value("http_server_requests_total", labels) or 0.0
+
+    metrics.observe_request("GET", "/teapot", 999, 0.001)
+
+    assert REGISTRY.get_sample_value("http_server_requests_total", labels) == before + 1
+
+
+def test_methods_outside_the_common_set_are_other() -> None:
+    assert metrics.method_label("PATCH") == "PATCH"
+    assert metrics.method_label("PROPFIND") == "OTHER"
+
+
+def test_metrics_stay_out_of_the_api_document(app: FastAPI) -> None:
+    assert "/metrics" not in app.openapi()["paths"]

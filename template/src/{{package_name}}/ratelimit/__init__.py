@@ -1,0 +1,1 @@
+"""Rate limiting: the sliding-window limit per client."""
