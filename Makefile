@@ -63,6 +63,10 @@ bench: install ## Time `copier copy` of the default answers
 bench-service: install ## The default service's cached read against a bare FastAPI route
 	$(RUN) python scripts/bench.py
 
+.PHONY: bench-libraries
+bench-libraries: install ## The service's hand-written pieces against maintained libraries
+	$(RUN) python scripts/bench_libraries.py
+
 .PHONY: clean
 clean: ## Remove the tools' environments and caches
 	rm -rf .venv $(BOOTSTRAP) .pytest_cache .mypy_cache .ruff_cache site
