@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from uuid import UUID
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..cache.aside import CacheAside
+from ..core.unit_of_work import unit_of_work
 from .exceptions import ItemNameTakenError, ItemNotFoundError
 from .known_ids import KnownItemIds
 from .models import Item
@@ -39,7 +40,7 @@ class ItemService:
         self._known_ids = known_ids
 
     async def create(self, data: ItemCreate) -> ItemRead:
-        async with self._unit_of_work(data.name) as items:
+        async with self._writes(data.name) as items:
             if await items.get_by_name(data.name) is not None:
                 raise ItemNameTakenError(data.name)
             item = await items.add(Item(name=data.name, description=data.description))
@@ -80,7 +81,7 @@ class ItemService:
 
     async def update(self, item_id: UUID, data: ItemUpdate) -> ItemRead:
         changes = data.model_dump(exclude_unset=True)
-        async with self._unit_of_work(changes.get("name", "")) as items:
+        async with self._writes(changes.get("name", "")) as items:
             item = await self._existing(items, item_id)
             new_name = changes.get("name", item.name)
             if new_name != item.name and await items.get_by_name(new_name) is not None:
@@ -92,7 +93,7 @@ class ItemService:
         return ItemRead.model_validate(item)
 
     async def delete(self, item_id: UUID) -> None:
-        async with self._unit_of_work() as items:
+        async with self._writes() as items:
             await items.delete(await self._existing(items, item_id))
         await self._cache.invalidate(cache_key(item_id))
 
@@ -104,13 +105,7 @@ class ItemService:
         return item
 
     @asynccontextmanager
-    async def _unit_of_work(self, name: str = "") -> AsyncIterator[ItemRepository]:
-        """A repository whose writes commit together; a unique-name race lost to another
-        writer is a 409, not a 500."""
-        async with self._sessions() as session:
-            try:
-                yield self._repository(session)
-                await session.commit()
-            except IntegrityError as error:
-                await session.rollback()
-                raise ItemNameTakenError(name) from error
+    async def _writes(self, name: str = "") -> AsyncIterator[ItemRepository]:
+        """The repository in one transaction; a name another writer took first is a 409."""
+        async with unit_of_work(self._sessions, partial(ItemNameTakenError, name)) as session:
+            yield self._repository(session)
