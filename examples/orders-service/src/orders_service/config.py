@@ -17,6 +17,8 @@ from sqlalchemy.engine import URL, make_url
 
 from .vault.client import VaultSettingsSource
 
+# The service's name: its distribution, image, Helm release and OpenTelemetry service.name.
+SERVICE = "orders-service"
 ENV_PREFIX = "ORDERS_SERVICE_"
 
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "password"})
@@ -58,9 +60,7 @@ class Settings(BaseSettings):
     keep_alive_seconds: Annotated[int, Field(ge=1)] = 5
     graceful_shutdown_seconds: Annotated[int, Field(ge=1)] = 20
 
-    database_url: str = Field(
-        "sqlite+aiosqlite:///./.data/orders-service.db",
-    )
+    database_url: str = f"sqlite+aiosqlite:///./.data/{SERVICE}.db"
     database_password: SecretStr | None = None
     database_pool_size: Annotated[int, Field(ge=1)] = 5
     database_timeout_seconds: Annotated[float, Field(gt=0)] = 5.0

@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .api.health import router as health_router
 from .api.router import router as api_router
-from .config import Settings, get_settings
+from .config import SERVICE, Settings, get_settings
 from .core.problems import Problem, add_problem_handlers
 from .items.cached_reads import CachedItemReads
 from .observability.logging import configure_logging
@@ -106,7 +106,7 @@ def create_app(
         dependencies=dependencies,
         title="Orders Service",
         description="Orders Service: a typed FastAPI service.",
-        version=version("orders-service"),
+        version=version(SERVICE),
         openapi_tags=TAGS,
         generate_unique_id_function=operation_id,
         lifespan=lifespan,
@@ -121,7 +121,7 @@ def create_app(
     app.add_middleware(CachedItemReads, service=app)
     if app.state.tracing is not None:
         app.state.tracing.instrument_app(app)
-    record_build("orders-service", app.version)
+    record_build(SERVICE, app.version)
     return app
 
 

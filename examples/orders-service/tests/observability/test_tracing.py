@@ -19,9 +19,12 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from orders_service.config import ENV_PREFIX, Settings
-from orders_service.observability.otel import (
+from orders_service.config import (
+    ENV_PREFIX,
     SERVICE,
+    Settings,
+)
+from orders_service.observability.otel import (
     Tracing,
     service_resource,
 )

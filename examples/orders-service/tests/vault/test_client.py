@@ -12,7 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from orders_service.config import Settings, get_settings
+from orders_service.config import (
+    SERVICE,
+    Settings,
+    get_settings,
+)
 from orders_service.vault.client import (
     TokenKeeper,
     VaultClient,
@@ -23,8 +27,6 @@ from tests.apps import client_of, running_app
 from tests.vault.vault_server import VaultStandIn
 
 PREFIX = "ORDERS_SERVICE_"
-# The default Vault role and KV path: the service's slug.
-SERVICE = "orders-service"
 SECRET_VALUE = "s3cr3t-from-vault"
 
 

@@ -21,9 +21,9 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.trace import Span
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ..config import SERVICE
 from .request_id import request_id_var
 
-SERVICE = "orders-service"
 # Probes and scrapes: frequent, and of no interest in a trace.
 EXCLUDED_URLS = "/livez,/readyz,/metrics"
 
