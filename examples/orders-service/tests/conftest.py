@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from httpx import AsyncClient
 
 from orders_service.config import Settings
-from orders_service.state import AppState
+from orders_service.state import AppState, app_state
 from tests.apps import client_of, delete_all_rows, make_settings, running_app
 from tests.logs import LogLines, json_lines
 
@@ -33,13 +33,12 @@ def settings(tmp_path: Path) -> Settings:
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     async with running_app(settings) as app:
         yield app
-        await delete_all_rows(app.state.resources)
+        await delete_all_rows(app_state(app))
 
 
 @pytest.fixture
 def state(app: FastAPI) -> AppState:
-    resources: AppState = app.state.resources
-    return resources
+    return app_state(app)
 
 
 @pytest.fixture

@@ -76,7 +76,8 @@ class Settings(BaseSettings):
     cache_ttl_seconds: Annotated[float, Field(gt=0)] = 300.0
     cache_miss_ttl_seconds: Annotated[float, Field(gt=0)] = 30.0
     cache_max_entries: Annotated[int, Field(ge=1)] = 10_000
-    # Reads of item ids never created are 404s without a lookup (items/known_ids.py).
+    # Every id filter a domain opts into (cache/known_ids.py): reads of ids never created
+    # are 404s without a lookup. The capacity is per filter, unless the domain sizes its own.
     bloom_filter_enabled: bool = False
     bloom_filter_capacity: Annotated[int, Field(ge=1)] = 1_000_000
     bloom_filter_error_rate: Annotated[float, Field(gt=0, lt=1)] = 0.001

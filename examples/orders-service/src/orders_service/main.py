@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from importlib.metadata import version
 from typing import TYPE_CHECKING, Any
 
@@ -14,24 +14,22 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .api.health import router as health_router
 from .api.router import router as api_router
+from .cache.fast_reads import CachedReadRoute
 from .config import SERVICE, Settings, get_settings
 from .core.problems import Problem, add_problem_handlers
-from .items.cached_reads import CachedItemReads
+from .domains import DOMAINS
 from .observability.logging import configure_logging
 from .observability.metrics import record_build
 from .observability.metrics import router as metrics_router
 from .observability.middleware import ObservabilityMiddleware
 from .observability.tracing import create_tracing
-from .ratelimit.limiter import RateLimitHeaders, open_rate_limiter
-from .state import open_state
+from .ratelimit.limiter import RateLimiter, RateLimitHeaders, open_rate_limiter
+from .state import AppState, app_state, open_state
 
 if TYPE_CHECKING:
     from .observability.otel import Tracing
 
-TAGS = [
-    {"name": "items", "description": "The example resource: create, read, list, update, delete."},
-    {"name": "health", "description": "Liveness and readiness probes."},
-]
+HEALTH = {"name": "health", "description": "Liveness and readiness probes."}
 
 
 class Service(FastAPI):
@@ -41,15 +39,23 @@ class Service(FastAPI):
         super().__init__(**kwargs)
         # Outside every other middleware, Starlette's error handler included: its 500s are
         # counted, logged and carry the request ID (and the rate limit's headers) too.
-        self._observed = ObservabilityMiddleware(RateLimitHeaders(super().__call__))
+        self._observed = ObservabilityMiddleware(
+            RateLimitHeaders(super().__call__, limiter=self._rate_limiter)
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._observed(scope, receive, send)
 
+    def _rate_limiter(self) -> RateLimiter | None:
+        state: AppState | None = getattr(self.state, "opened", None)
+        return None if state is None else state.rate_limiter
+
     def build_middleware_stack(self) -> ASGIApp:
-        # A middleware that answers requests itself (`innermost`, a fast path) runs inside
-        # every other, whatever the order they were added in: what it answers has passed them.
-        self.user_middleware.sort(key=lambda entry: getattr(entry.cls, "innermost", False))
+        # Built on the first request, when every route is in place: cached reads are
+        # answered by a route in front of them, inside every middleware.
+        if not any(isinstance(route, CachedReadRoute) for route in self.router.routes):
+            cached_reads = CachedReadRoute.for_app(self, cache=lambda: app_state(self).cache)
+            self.router.routes[:0] = cached_reads
         return super().build_middleware_stack()
 
     def openapi(self) -> dict[str, Any]:
@@ -68,22 +74,33 @@ class Service(FastAPI):
         return self.openapi_schema
 
 
-@asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    tracing: Tracing | None = app.state.tracing
-    async with (
-        open_state(app.state.settings) as state,
-        open_rate_limiter(app.state.settings) as rate_limiter,
-    ):
-        app.state.resources = state
-        app.state.rate_limiter = rate_limiter
-        if tracing is not None:
-            tracing.start(state.engine)
-        try:
-            yield
-        finally:
+def lifespan(
+    settings: Settings, tracing: Tracing | None
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Open the app's state, then each domain's work; close them in reverse at shutdown."""
+
+    @asynccontextmanager
+    async def running(app: FastAPI) -> AsyncIterator[None]:
+        async with (
+            open_state(settings) as state,
+            open_rate_limiter(settings) as rate_limiter,
+            AsyncExitStack() as domains,
+        ):
+            state.rate_limiter = rate_limiter
+            for domain in DOMAINS:
+                if domain.lifespan is not None:
+                    await domains.enter_async_context(domain.lifespan(state))
+            app.state.opened = state
             if tracing is not None:
-                tracing.stop()
+                tracing.start(state.engine)
+            try:
+                yield
+            finally:
+                if tracing is not None:
+                    tracing.stop()
+                del app.state.opened
+
+    return running
 
 
 def operation_id(route: APIRoute) -> str:
@@ -102,25 +119,22 @@ def create_app(
     """
     settings = settings or get_settings()
     configure_logging(settings.log_level)
+    tracing = create_tracing(settings)
     app = Service(
         dependencies=dependencies,
         title="Orders Service",
         description="Orders Service: a typed FastAPI service.",
         version=version(SERVICE),
-        openapi_tags=TAGS,
+        openapi_tags=[domain.tag for domain in DOMAINS] + [HEALTH],
         generate_unique_id_function=operation_id,
-        lifespan=lifespan,
+        lifespan=lifespan(settings, tracing),
     )
-    app.state.settings = settings
-    app.state.rate_limiter = None
-    app.state.tracing = create_tracing(settings)
     add_problem_handlers(app)
     app.include_router(health_router)
     app.include_router(metrics_router)
     app.include_router(api)
-    app.add_middleware(CachedItemReads, service=app)
-    if app.state.tracing is not None:
-        app.state.tracing.instrument_app(app)
+    if tracing is not None:
+        tracing.instrument_app(app)
     record_build(SERVICE, app.version)
     return app
 

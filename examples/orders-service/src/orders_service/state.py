@@ -1,4 +1,4 @@
-"""What the app opens at start-up and closes at shutdown."""
+"""What the app opens at start-up and closes at shutdown, in one typed object."""
 
 from __future__ import annotations
 
@@ -6,18 +6,19 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
-from typing import Annotated, cast
+from typing import Annotated, Any, cast
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.applications import Starlette
 
 from .cache.aside import CacheAside
 from .cache.store import create_cache
 from .config import Settings
 from .core.db import create_engine, create_session_factory, migrate, ping
-from .items.known_ids import KnownItemIds, create_known_item_ids
+from .ratelimit.limiter import RateLimiter
 from .vault.client import TokenKeeper, VaultClient, VaultConfig
 from .vault.database import use_vault_credentials
 
@@ -34,14 +35,41 @@ class Dependency:
     required: bool
 
 
+class StateKey[T]:
+    """A typed slot in AppState for what a domain opens at start-up (like aiohttp's AppKey):
+    `KNOWN_IDS = StateKey[KnownIds | None]("items.known_ids")`, then `state[KNOWN_IDS]`.
+    """
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"StateKey({self.name!r})"
+
+
 @dataclass(slots=True)
 class AppState:
+    """Everything the app opened at start-up; routes get it through `StateDep`."""
+
     settings: Settings
     engine: AsyncEngine
     session_factory: async_sessionmaker[AsyncSession]
     cache: CacheAside
-    item_ids: KnownItemIds | None = None
+    rate_limiter: RateLimiter | None = None
     vault: VaultClient | None = None
+
+    _domains: dict[StateKey[Any], object] = field(default_factory=dict)
+
+    def __getitem__[T](self, key: StateKey[T]) -> T:
+        try:
+            return cast(T, self._domains[key])
+        except KeyError:
+            raise LookupError(f"{key.name} is not opened: is its domain registered?") from None
+
+    def __setitem__[T](self, key: StateKey[T], value: T) -> None:
+        self._domains[key] = value
 
     def session(self) -> AsyncSession:
         """A session from the current factory."""
@@ -60,13 +88,21 @@ class AppState:
         return dependencies
 
 
+def app_state(app: Starlette) -> AppState:
+    """The app's state, once its lifespan has opened it."""
+    state: AppState | None = getattr(app.state, "opened", None)
+    if state is None:
+        raise RuntimeError("the app's state is not open: is its lifespan running?")
+    return state
+
+
 async def get_state(request: Request) -> AppState:
     """The state opened at start-up, as a dependency any route or domain may declare.
 
     `async def`: FastAPI runs a plain `def` dependency in a worker thread, which costs more
     than the dependency itself on every request.
     """
-    return cast(AppState, request.app.state.resources)
+    return app_state(request.app)
 
 
 StateDep = Annotated[AppState, Depends(get_state)]
@@ -106,9 +142,6 @@ async def open_state(settings: Settings) -> AsyncIterator[AppState]:
                 miss_ttl_seconds=settings.cache_miss_ttl_seconds,
             ),
         )
-        state.item_ids = create_known_item_ids(settings, state.session)
-        if state.item_ids is not None:
-            background.append(asyncio.create_task(state.item_ids.run(), name="item-id-filter"))
         state.vault = vault
         yield state
     finally:
@@ -116,7 +149,5 @@ async def open_state(settings: Settings) -> AsyncIterator[AppState]:
             task.cancel()
             with suppress(asyncio.CancelledError):
                 await task
-        if state is not None and state.item_ids is not None:
-            await state.item_ids.close()
         await cache.close()
         await engine.dispose()

@@ -15,9 +15,12 @@ from orders_service.cache.bloom import (
     MemoryBits,
     dimensions,
 )
+from orders_service.cache.known_ids import (
+    create_known_ids,
+)
 from orders_service.cache.redis_bloom import RedisBits
-from orders_service.items.known_ids import (
-    create_known_item_ids,
+from orders_service.items.repository import (
+    ItemRepository,
 )
 from orders_service.state import AppState
 from tests.apps import make_settings
@@ -64,7 +67,7 @@ async def test_the_same_bits_as_in_memory(client: Redis) -> None:
 def test_a_redis_cache_url_shares_the_filter(state: AppState) -> None:
     settings = make_settings(bloom_filter_enabled=True, cache_url="redis://127.0.0.1:1/0")
 
-    shared = create_known_item_ids(settings, state.session)
+    shared = create_known_ids("item", settings, state.session, ItemRepository)
 
     assert shared is not None
     assert isinstance(shared.bloom.bits, RedisBits)

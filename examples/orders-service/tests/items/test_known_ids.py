@@ -16,16 +16,25 @@ from orders_service.cache.bloom import (
     MemoryBits,
     dimensions,
 )
-from orders_service.config import Settings
-from orders_service.items.exceptions import ItemNotFoundError
-from orders_service.items.known_ids import (
-    KnownItemIds,
-    create_known_item_ids,
+from orders_service.cache.known_ids import (
+    KnownIds,
+    create_known_ids,
 )
+from orders_service.config import Settings
+from orders_service.items.dependencies import (
+    KNOWN_IDS,
+)
+from orders_service.items.exceptions import ItemNotFoundError
 from orders_service.items.models import Item
+from orders_service.items.repository import (
+    ItemRepository,
+)
 from orders_service.items.schemas import ItemCreate
 from orders_service.items.service import ItemService
-from orders_service.state import AppState
+from orders_service.state import (
+    AppState,
+    app_state,
+)
 from tests.apps import client_of, delete_all_rows, running_app
 
 ITEMS = "/api/v1/items"
@@ -47,10 +56,10 @@ class BrokenBits(MemoryBits):
         return True
 
 
-def known_ids(state: AppState, bits: MemoryBits | None = None) -> KnownItemIds:
+def known_ids(state: AppState, bits: MemoryBits | None = None) -> KnownIds:
     size, hashes = dimensions(1_000, 0.001)
     bloom = BloomFilter(bits or MemoryBits(size), size, hashes)
-    return KnownItemIds(bloom, state.session, sync_seconds=0.01)
+    return KnownIds("item", bloom, state.session, ItemRepository, sync_seconds=0.01)
 
 
 @pytest.fixture
@@ -103,9 +112,9 @@ async def test_a_created_item_is_known_before_its_row_commits(state: AppState) -
     seen_by_readers: list[bool] = []
     original = ids.add
 
-    async def add_then_look(item_id: UUID) -> None:
-        await original(item_id)
-        seen_by_readers.append(await ids.may_exist(item_id))
+    async def add_then_look(id_: UUID) -> None:
+        await original(id_)
+        seen_by_readers.append(await ids.may_exist(id_))
 
     ids.add = add_then_look  # type: ignore[method-assign]
     service = ItemService(state.session_factory, state.cache, known_ids=ids)
@@ -131,7 +140,9 @@ async def test_a_sync_adds_what_other_writers_created(state: AppState) -> None:
 async def test_a_sync_looks_back_by_the_margin(state: AppState) -> None:
     size, hashes = dimensions(1_000, 0.001)
     bloom = BloomFilter(MemoryBits(size), size, hashes)
-    ids = KnownItemIds(bloom, state.session, sync_seconds=1, margin=timedelta(hours=1))
+    ids = KnownIds(
+        "item", bloom, state.session, ItemRepository, sync_seconds=1, margin=timedelta(hours=1)
+    )
     await ids.load()
     await insert_behind_the_service(state, "Committed late")
 
@@ -173,7 +184,7 @@ async def test_run_loads_then_keeps_syncing(state: AppState) -> None:
 
 
 def test_off_unless_enabled(settings: Settings, state: AppState) -> None:
-    assert create_known_item_ids(settings, state.session) is None
+    assert create_known_ids("item", settings, state.session, ItemRepository) is None
 
 
 @pytest.fixture
@@ -181,13 +192,14 @@ async def filtered_app(settings: Settings) -> AsyncIterator[FastAPI]:
     enabled = settings.model_copy(update={"bloom_filter_enabled": True, "cache_url": "memory://"})
     async with running_app(enabled) as app:
         yield app
-        await delete_all_rows(app.state.resources)
+        await delete_all_rows(app_state(app))
 
 
 async def test_the_api_answers_404_for_ids_never_created(filtered_app: FastAPI) -> None:
-    state: AppState = filtered_app.state.resources
-    assert state.item_ids is not None
-    await asyncio.wait_for(state.item_ids.wait_until_loaded(), timeout=10)
+    state = app_state(filtered_app)
+    filter_ = state[KNOWN_IDS]
+    assert filter_ is not None
+    await asyncio.wait_for(filter_.wait_until_loaded(), timeout=10)
     async with client_of(filtered_app) as client:
         created = (await client.post(ITEMS, json={"name": "Filtered"})).json()
         unknown = uuid4()

@@ -128,7 +128,6 @@ def test_without_an_endpoint_nothing_is_loaded_or_started() -> None:
     probe = (
         "import sys, threading\n"
         "from orders_service.main import app\n"
-        "assert app.state.tracing is None\n"
         f"print(sorted(m for m in sys.modules if m.startswith({tracing_modules!r})))\n"
         "print(threading.active_count())\n"
     )

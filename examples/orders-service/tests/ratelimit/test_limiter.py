@@ -23,6 +23,9 @@ from orders_service.ratelimit.limiter import (
     limit_headers,
     open_rate_limiter,
 )
+from orders_service.state import (
+    app_state,
+)
 from tests.apps import client_of, delete_all_rows, make_settings, running_app
 
 ITEMS = "/api/v1/items"
@@ -180,7 +183,7 @@ async def client_limited_to(settings: Settings, requests: int) -> AsyncIterator[
     async with running_app(limited) as app:
         async with client_of(app) as client:
             yield client
-        await delete_all_rows(app.state.resources)
+        await delete_all_rows(app_state(app))
 
 
 @pytest.fixture

@@ -13,6 +13,9 @@ from pydantic import SecretStr, ValidationError
 from sqlalchemy import event, make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from orders_service.state import (
+    app_state,
+)
 from orders_service.vault.client import (
     VaultClient,
     VaultConfig,
@@ -219,7 +222,7 @@ async def test_the_service_logs_in_to_postgresql_as_vault_says(
     monkeypatch.setenv("VAULT_TOKEN", vault.issue_token())
     settings = make_settings(database_url=database_url, vault_database_role=ROLE)
     try:
-        async with running_app(settings) as app, app.state.resources.engine.connect() as connection:
+        async with running_app(settings) as app, app_state(app).engine.connect() as connection:
             current_user = (await connection.execute(text("SELECT current_user"))).scalar()
     finally:
         await drop_roles()

@@ -14,15 +14,15 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..cache.aside import CacheAside
+from ..cache.known_ids import KnownIds
 from ..core.unit_of_work import unit_of_work
 from .exceptions import ItemNameTakenError, ItemNotFoundError
-from .known_ids import KnownItemIds
 from .models import Item
 from .repository import ItemRepository
 from .schemas import ItemCreate, ItemPage, ItemRead, ItemUpdate
 
 
-def cache_key(item_id: UUID) -> str:
+def cache_key(item_id: UUID | str) -> str:
     return f"items:{item_id}"
 
 
@@ -32,7 +32,7 @@ class ItemService:
         sessions: async_sessionmaker[AsyncSession],
         cache: CacheAside,
         repository: type[ItemRepository] = ItemRepository,
-        known_ids: KnownItemIds | None = None,
+        known_ids: KnownIds | None = None,
     ) -> None:
         self._sessions = sessions
         self._cache = cache

@@ -7,9 +7,10 @@ import asyncio
 from alembic import context
 from sqlalchemy import Connection
 
+# Imported for its tables: each domain imports its models.
+import orders_service.domains  # noqa: F401
 from orders_service.config import get_settings
-from orders_service.core.db import create_engine
-from orders_service.models import Base
+from orders_service.core.db import Base, create_engine
 
 target_metadata = Base.metadata
 

@@ -42,6 +42,8 @@ RATE_LIMIT_HEADERS = {
 
 # Where a request's decisions wait for its response (see RateLimitHeaders): limit -> decision.
 DECISIONS = "rate_limit_decisions"
+# Where RateLimitHeaders puts the app's limiter for the request's RateLimit dependencies.
+LIMITER = "rate_limiter"
 
 
 class RequestLog(Protocol):
@@ -186,7 +188,7 @@ class RateLimit:
 
     async def decide(self, request: Request) -> Decision | None:
         """Count the request against its client's limit, if admitted; None when limits are off."""
-        limiter: RateLimiter | None = request.app.state.rate_limiter
+        limiter: RateLimiter | None = request.scope.get(LIMITER)
         if limiter is None:
             return None
         key = f"{self.scope}:{limiter.client_key(request)}"
@@ -248,16 +250,19 @@ class LimitedRoute(APIRoute):
 
 
 class RateLimitHeaders:
-    """Pure ASGI middleware: the response to a limited request carries the limit's headers,
-    whoever answers it (the route, an error handler, a cached read)."""
+    """Pure ASGI middleware: it hands each request the app's limiter (`limiter()`, None
+    while limits are off), and the response to a limited request carries the limit's
+    headers, whoever answers it (the route, an error handler, a cached read)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, limiter: Callable[[], RateLimiter | None]) -> None:
         self.app = app
+        self._limiter = limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        scope[LIMITER] = self._limiter()
         decisions = decisions_of(scope)
 
         async def send_with_limits(message: Message) -> None:

@@ -1,13 +1,14 @@
-"""Item ids that may exist, so reads of ids that cannot are answered without a lookup.
+"""Ids that may exist, so reads of ids that cannot are answered without a lookup.
 
-A Bloom filter over every item id: a read of an id it has never seen is a 404 at once,
-without the cache or the database. It stops floods of made-up ids, which the negative
-cache cannot (each id is new) and which would otherwise each cost a query and fill the
-cache with "missing" markers.
+A Bloom filter over every id of one table: a read of an id it has never seen is a 404 at
+once, without the cache or the database. It stops floods of made-up ids, which the
+negative cache cannot (each id is new) and which would otherwise each cost a query and
+fill the cache with "missing" markers. A domain opts in from its lifespan
+(`create_known_ids`) and asks `may_exist` before it reads.
 
 It is consulted only once it holds every id. At start-up it is loaded from the database
-in the background (until then reads go to the cache and database as usual). Creating an
-item adds its id before the row commits, so no reader sees a row the filter lacks. Every
+in the background (until then reads go to the cache and database as usual). Creating a
+row adds its id before the row commits, so no reader sees a row the filter lacks. Every
 `sync_seconds` the ids created since the previous sync (less a margin for clock skew and
 slow commits) are added again: an id whose add failed, or that a replica without the
 filter created, is in the filter within that time. A failing filter is skipped, never a
@@ -20,18 +21,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
+from typing import Protocol
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..cache.bloom import BloomFilter, MemoryBits, dimensions
-from ..cache.redis_bloom import RedisBits
 from ..config import Settings
 from ..core.db import utcnow
 from ..core.resilience import CircuitBreaker
-from .repository import ItemRepository
+from .bloom import BloomFilter, MemoryBits, dimensions
+from .redis_bloom import RedisBits
 
 LOAD_BATCH = 10_000
 SYNC_MARGIN = timedelta(seconds=60)
@@ -39,22 +40,36 @@ SYNC_MARGIN = timedelta(seconds=60)
 logger = logging.getLogger(__name__)
 
 
-class KnownItemIds:
+class IdSource(Protocol):
+    """The reads the filter loads from: a domain's repository provides them."""
+
+    async def ids_after(self, after: UUID | None, limit: int) -> Sequence[UUID]:
+        """Up to `limit` ids in id order, from just after `after` (keyset paging)."""
+
+    async def ids_created_since(self, since: datetime) -> Sequence[UUID]:
+        """Ids of the rows created at or after `since`."""
+
+
+class KnownIds:
     def __init__(
         self,
+        name: str,
         bloom: BloomFilter,
         sessions: Callable[[], AsyncSession],
+        source: Callable[[AsyncSession], IdSource],
         *,
         sync_seconds: float,
         margin: timedelta = SYNC_MARGIN,
     ) -> None:
+        self.name = name
         self.bloom = bloom
         self._sessions = sessions
+        self._source = source
         self._sync_seconds = sync_seconds
         self._margin = margin
         self._synced_from: datetime | None = None
         self._loaded = asyncio.Event()
-        self.breaker = CircuitBreaker("item id filter")
+        self.breaker = CircuitBreaker(f"{name} id filter")
 
     @property
     def loaded(self) -> bool:
@@ -63,39 +78,41 @@ class KnownItemIds:
     async def wait_until_loaded(self) -> None:
         await self._loaded.wait()
 
-    async def may_exist(self, item_id: UUID) -> bool:
+    async def may_exist(self, id_: UUID) -> bool:
         """False only when the id was certainly never created."""
         if not self.loaded or not self.breaker.allow():
             return True
         try:
-            found = await self.bloom.might_contain(str(item_id))
+            found = await self.bloom.might_contain(str(id_))
         except Exception:  # any filter failure degrades to a lookup
             self.breaker.record_failure()
-            logger.warning("Item id filter failed; reading without it", exc_info=True)
+            logger.warning("The %s id filter failed; reading without it", self.name, exc_info=True)
             return True
         self.breaker.record_success()
         return found
 
-    async def add(self, item_id: UUID) -> None:
-        """Add a new item's id; call before its row commits."""
+    async def add(self, id_: UUID) -> None:
+        """Add a new row's id; call before the row commits."""
         try:
-            await self.bloom.add([str(item_id)])
+            await self._add([id_])
         except Exception:  # the next sync adds it
-            logger.warning("Item id filter missed a new id until its next sync", exc_info=True)
+            logger.warning(
+                "The %s id filter missed a new id until its next sync", self.name, exc_info=True
+            )
 
     async def load(self) -> int:
         """Add every id in the database, then start answering; how many there were."""
         started, after, count = utcnow(), None, 0
         while True:
             async with self._sessions() as session:
-                batch = await ItemRepository(session).ids_after(after, LOAD_BATCH)
+                batch = await self._source(session).ids_after(after, LOAD_BATCH)
             if not batch:
                 break
-            await self.bloom.add(str(item_id) for item_id in batch)
+            await self._add(batch)
             after, count = batch[-1], count + len(batch)
         self._synced_from = started
         self._loaded.set()
-        logger.info("Item id filter loaded", extra={"item_ids": count})
+        logger.info("The %s id filter is loaded", self.name, extra={"ids": count})
         return count
 
     async def sync(self) -> int:
@@ -104,8 +121,9 @@ class KnownItemIds:
             return await self.load()
         started = utcnow()
         async with self._sessions() as session:
-            ids = await ItemRepository(session).ids_created_since(self._synced_from - self._margin)
-        await self.bloom.add(str(item_id) for item_id in ids)
+            since = self._synced_from - self._margin
+            ids = await self._source(session).ids_created_since(since)
+        await self._add(ids)
         self._synced_from = started
         return len(ids)
 
@@ -115,28 +133,46 @@ class KnownItemIds:
             try:
                 await self.sync()
             except Exception:  # the database or the filter's store is down: try later
-                logger.warning("Item id filter not synced; trying again", exc_info=True)
+                logger.warning(
+                    "The %s id filter is not synced; trying again", self.name, exc_info=True
+                )
             await asyncio.sleep(self._sync_seconds)
 
     async def close(self) -> None:
         await self.bloom.close()
 
+    async def _add(self, ids: Iterable[UUID]) -> None:
+        await self.bloom.add(str(id_) for id_ in ids)
 
-def create_known_item_ids(
-    settings: Settings, sessions: Callable[[], AsyncSession]
-) -> KnownItemIds | None:
-    """The filter the settings ask for, or None when it is off."""
+
+def create_known_ids(
+    name: str,
+    settings: Settings,
+    sessions: Callable[[], AsyncSession],
+    source: Callable[[AsyncSession], IdSource],
+    *,
+    capacity: int | None = None,
+) -> KnownIds | None:
+    """The filter of `name`'s ids the settings ask for (sized for `capacity`, by default
+    the settings'), or None when filters are off.
+    """
     if not settings.bloom_filter_enabled:
         return None
-    size, hashes = dimensions(settings.bloom_filter_capacity, settings.bloom_filter_error_rate)
+    size, hashes = dimensions(
+        capacity or settings.bloom_filter_capacity, settings.bloom_filter_error_rate
+    )
     if settings.cache_url.partition("://")[0] in {"redis", "rediss"}:
         # Named by its dimensions: resized, the filter starts afresh in a new key (the old
-        # one stays until deleted: `DEL bloom:item-ids:<size>:<hashes>`).
+        # one stays until deleted: `DEL bloom:<name>-ids:<size>:<hashes>`).
         bits: RedisBits | MemoryBits = RedisBits.from_settings(
-            settings, key=f"bloom:item-ids:{size}:{hashes}"
+            settings, key=f"bloom:{name}-ids:{size}:{hashes}"
         )
     else:
         bits = MemoryBits(size)
-    return KnownItemIds(
-        BloomFilter(bits, size, hashes), sessions, sync_seconds=settings.bloom_filter_sync_seconds
+    return KnownIds(
+        name,
+        BloomFilter(bits, size, hashes),
+        sessions,
+        source,
+        sync_seconds=settings.bloom_filter_sync_seconds,
     )

@@ -1,0 +1,144 @@
+"""Cache hits of read routes, answered before FastAPI routes the request.
+
+A read route whose endpoint answers the cached bytes as they are (`Response(body)`) opts
+in with one declaration:
+
+    @router.get("/{item_id}")
+    @answered_from_cache("items:{item_id}", loaders=[get_item_service])
+    async def read_item(item_id: UUID, service: ItemServiceDep) -> Response: ...
+
+`key` is formatted with the request's path parameters as sent, so an id spelt otherwise
+than the cache keys it misses and goes to the route, which parses it. `loaders` are the
+dependencies the endpoint loads with (its service): a cache hit needs none of them.
+
+`CachedReadRoute` is a route the app puts in front of its own, so what it answers has passed
+every middleware and its errors reach the app's exception handlers. On a hit it solves
+every other dependency of the route, at every level (app, routers, route, and theirs),
+with FastAPI's own solver: authentication, the rate limit and a team's own checks run and
+refuse exactly as they would on the route. On a miss, or while a loader is overridden (in
+tests), the request goes on to the route, which loads, caches and answers. What it saves
+is the rest of routing, the endpoint's own parameters and its response handling.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.dependencies.models import Dependant
+from fastapi.dependencies.utils import solve_dependencies
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import RouteContext, iter_route_contexts
+from starlette.datastructures import URLPath
+from starlette.routing import BaseRoute, Match, NoMatchFound
+from starlette.types import Receive, Scope, Send
+
+from ..observability.metrics import record_cache_hit
+from ..observability.middleware import ROUTE_TEMPLATE
+from .aside import CacheAside
+
+MARK = "__answered_from_cache__"
+# Set on a request the route in front passed on, so routing does not offer it again.
+PASSED = "cached_reads.passed"
+
+
+@dataclass(frozen=True, slots=True)
+class CachedRead:
+    key: str
+    loaders: frozenset[Callable[..., Any]]
+    media_type: str
+
+
+def answered_from_cache[E: Callable[..., Any]](
+    key: str, *, loaders: Iterable[Callable[..., Any]] = (), media_type: str = "application/json"
+) -> Callable[[E], E]:
+    """Let `CachedReadRoute` answer this endpoint's cache hits (the cached bytes under `key`)."""
+
+    def mark(endpoint: E) -> E:
+        setattr(endpoint, MARK, CachedRead(key, frozenset(loaders), media_type))
+        return endpoint
+
+    return mark
+
+
+def without(
+    dependencies: Iterable[Dependant], loaders: frozenset[Callable[..., Any]]
+) -> Iterator[Dependant]:
+    """The dependencies a hit must still solve: all but the loaders, whose own
+    dependencies (authentication, say) stay."""
+    for dependency in dependencies:
+        if dependency.call in loaders:
+            yield from without(dependency.dependencies, loaders)
+        else:
+            yield dependency
+
+
+class CachedReadRoute(BaseRoute):
+    """A route in front of the app's own that answers one opted-in read's cache hits."""
+
+    def __init__(self, app: FastAPI, route: RouteContext, cache: Callable[[], CacheAside]) -> None:
+        self._app = app
+        self._route = route
+        self._cache = cache
+        self.read: CachedRead = getattr(route.endpoint, MARK)
+        # What routing, metrics and traces name the request by: the route's own template.
+        self.path = self.path_format = str(route.path_format)
+        self._prefix = self.path.partition("{")[0]
+        self.guards = Dependant(
+            dependencies=list(without(route.dependant.dependencies, self.read.loaders)),
+            path=self.path,
+        )
+
+    @classmethod
+    def for_app(cls, app: FastAPI, cache: Callable[[], CacheAside]) -> list[CachedReadRoute]:
+        """One for each GET route of the app that opted in."""
+        return [
+            cls(app, route, cache)
+            for route in iter_route_contexts(app.routes)
+            if hasattr(route.endpoint, MARK) and "GET" in (route.methods or ())
+        ]
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] != "http" or scope["method"] != "GET" or PASSED in scope:
+            return Match.NONE, {}
+        root_path: str = scope.get("root_path", "")
+        if not scope["path"].startswith(self._prefix, len(root_path)):
+            return Match.NONE, {}
+        match, child_scope = self._route.matches(scope)
+        if match is not Match.FULL:
+            return Match.NONE, {}
+        return Match.FULL, {"path_params": child_scope["path_params"]}
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        raise NoMatchFound(name, path_params)  # the route it answers for has the name
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = None
+        if not self._app.dependency_overrides.keys() & self.read.loaders:
+            body = await self._cache().peek(self.read.key.format_map(scope["path_params"]))
+        if body is None:
+            scope[PASSED] = True
+            await self._app.router(scope, receive, send)
+            return
+        request = Request(scope, receive, send)
+        async with AsyncExitStack() as request_stack:
+            scope["fastapi_inner_astack"] = request_stack
+            async with AsyncExitStack() as function_stack:
+                scope["fastapi_function_astack"] = function_stack
+                solved = await solve_dependencies(
+                    request=request,
+                    dependant=self.guards,
+                    dependency_overrides_provider=self._app,
+                    async_exit_stack=request_stack,
+                    embed_body_fields=False,
+                )
+                if solved.errors:
+                    raise RequestValidationError(solved.errors)
+            record_cache_hit()
+            scope[ROUTE_TEMPLATE] = self.path
+            response = Response(body, media_type=self.read.media_type)
+            response.background = solved.background_tasks
+            await response(scope, receive, send)

@@ -1,0 +1,150 @@
+"""The cached-read route: what it answers, it answers as the route would, and it skips no
+dependency of the route."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import pytest
+from fastapi import APIRouter, BackgroundTasks, Depends, FastAPI, Header, HTTPException, Response
+from httpx import AsyncClient
+from starlette.routing import NoMatchFound
+
+from orders_service.cache.aside import CacheAside
+from orders_service.cache.fast_reads import (
+    CachedReadRoute,
+    answered_from_cache,
+)
+from orders_service.cache.store import MemoryCache
+from tests.apps import client_of
+
+calls: list[str] = []
+
+
+async def require_key(x_key: Annotated[str, Header()]) -> None:
+    calls.append("require_key")
+    if x_key != "open":
+        raise HTTPException(403, "wrong key")
+
+
+async def session() -> AsyncIterator[str]:
+    calls.append("session opened")
+    yield "session"
+    calls.append("session closed")
+
+
+async def audited(tasks: BackgroundTasks) -> None:
+    tasks.add_task(calls.append, "audited")
+
+
+async def load_documents(key: Annotated[None, Depends(require_key)]) -> dict[str, bytes]:
+    """A loader that itself depends on a check: the check stays when the loader goes."""
+    calls.append("load_documents")
+    return {"a": b'{"id":"a"}'}
+
+
+DocumentsDep = Annotated[dict[str, bytes], Depends(load_documents)]
+
+
+def make_app(cache: CacheAside) -> FastAPI:
+    router = APIRouter(prefix="/documents", dependencies=[Depends(audited)])
+
+    @router.get("/{doc_id}")
+    @answered_from_cache("documents:{doc_id}", loaders=[load_documents])
+    async def read_document(
+        doc_id: str, documents: DocumentsDep, _: Annotated[str, Depends(session)]
+    ) -> Response:
+        calls.append("route")
+        body = documents.get(doc_id)
+        if body is None:
+            raise HTTPException(404, "no such document")
+        await cache.cache.set(f"documents:{doc_id}", body, 60)
+        return Response(body, media_type="application/json")
+
+    @router.post("/{doc_id}")
+    async def write_document(doc_id: str) -> None:
+        calls.append("write")
+
+    app = FastAPI()
+    app.include_router(router)
+    app.router.routes[:0] = CachedReadRoute.for_app(app, cache=lambda: cache)
+    return app
+
+
+@pytest.fixture
+def cache() -> CacheAside:
+    return CacheAside(MemoryCache(max_entries=10), ttl_seconds=60, miss_ttl_seconds=5)
+
+
+@pytest.fixture
+async def client(cache: CacheAside) -> AsyncIterator[AsyncClient]:
+    calls.clear()
+    async with client_of(make_app(cache)) as client:
+        yield client
+
+
+async def test_a_hit_skips_the_loader_and_solves_everything_else(client: AsyncClient) -> None:
+    missed = await client.get("/documents/a", headers={"x-key": "open"})
+    calls.clear()
+
+    hit = await client.get("/documents/a", headers={"x-key": "open"})
+
+    assert (missed.status_code, hit.status_code) == (200, 200)
+    assert hit.content == missed.content == b'{"id":"a"}'
+    assert hit.headers["content-type"] == "application/json"
+    assert sorted(calls) == sorted(
+        ["require_key", "session opened", "session closed", "audited"]
+    ), "every dependency but the loader, yield teardown and background task included"
+
+
+async def test_a_refusing_dependency_refuses_a_hit(client: AsyncClient) -> None:
+    await client.get("/documents/a", headers={"x-key": "open"})
+    calls.clear()
+
+    refused = await client.get("/documents/a", headers={"x-key": "wrong"})
+    missing_header = await client.get("/documents/a")
+
+    assert (refused.status_code, refused.json()) == (403, {"detail": "wrong key"})
+    assert missing_header.status_code == 422
+    assert missing_header.json()["detail"][0]["loc"] == ["header", "x-key"]
+    assert "route" not in calls
+
+
+async def test_misses_other_methods_and_overridden_loaders_go_to_the_route(
+    cache: CacheAside,
+) -> None:
+    calls.clear()
+    app = make_app(cache)
+    async with client_of(app) as client:
+        missing = await client.get("/documents/b", headers={"x-key": "open"})
+        written = await client.post("/documents/a")
+        await client.get("/documents/a", headers={"x-key": "open"})
+        app.dependency_overrides[load_documents] = lambda: {"a": b'{"id":"overridden"}'}
+        overridden = await client.get("/documents/a", headers={"x-key": "open"})
+
+    assert missing.status_code == 404
+    assert written.status_code == 200
+    assert overridden.json() == {"id": "overridden"}
+    assert calls.count("route") == 3
+    assert calls.count("write") == 1
+
+
+def test_urls_are_the_routes(cache: CacheAside) -> None:
+    app = make_app(cache)
+    (cached,) = [route for route in app.router.routes if isinstance(route, CachedReadRoute)]
+
+    assert cached.path == "/documents/{doc_id}"
+    assert app.url_path_for("read_document", doc_id="a") == "/documents/a"
+    with pytest.raises(NoMatchFound):
+        cached.url_path_for("read_document", doc_id="a")
+
+
+def test_a_loaders_own_dependencies_stay(cache: CacheAside) -> None:
+    app = make_app(cache)
+    (cached,) = [route for route in app.router.routes if isinstance(route, CachedReadRoute)]
+
+    solved = [dependency.call for dependency in cached.guards.dependencies]
+
+    # The router's, then the endpoint's: the loader replaced by what it depends on.
+    assert solved == [audited, require_key, session]
