@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import timedelta
+from typing import NoReturn
 from uuid import UUID, uuid4
 
 import pytest
@@ -12,9 +13,8 @@ from fastapi import FastAPI
 from sqlalchemy import event
 
 from orders_service.cache.bloom import (
-    BloomFilter,
-    MemoryBits,
-    dimensions,
+    Filter,
+    MemoryFilter,
 )
 from orders_service.cache.known_ids import (
     KnownIds,
@@ -40,25 +40,28 @@ from tests.apps import client_of, delete_all_rows, running_app
 ITEMS = "/api/v1/items"
 
 
-class BrokenBits(MemoryBits):
-    """Bits whose store fails, as Redis does when it is down."""
+class BrokenFilter:
+    """A filter whose store fails, as Redis does when it is down."""
 
     def __init__(self) -> None:
-        super().__init__(64)
         self.calls = 0
 
-    async def set(self, offsets: Sequence[int]) -> None:
+    async def add(self, keys: Iterable[str]) -> None:
+        self._fail()
+
+    async def might_contain(self, key: str) -> bool:
+        self._fail()
+
+    async def close(self) -> None:
+        """Nothing to release."""
+
+    def _fail(self) -> NoReturn:
         self.calls += 1
         raise ConnectionError("filter store is down")
 
-    async def all_set(self, offsets: Sequence[int]) -> bool:
-        await self.set(offsets)
-        return True
 
-
-def known_ids(state: AppState, bits: MemoryBits | None = None) -> KnownIds:
-    size, hashes = dimensions(1_000, 0.001)
-    bloom = BloomFilter(bits or MemoryBits(size), size, hashes)
+def known_ids(state: AppState, bloom: Filter | None = None) -> KnownIds:
+    bloom = MemoryFilter(1_000, 0.001) if bloom is None else bloom
     return KnownIds("item", bloom, state.session, ItemRepository, sync_seconds=0.01)
 
 
@@ -138,8 +141,7 @@ async def test_a_sync_adds_what_other_writers_created(state: AppState) -> None:
 
 
 async def test_a_sync_looks_back_by_the_margin(state: AppState) -> None:
-    size, hashes = dimensions(1_000, 0.001)
-    bloom = BloomFilter(MemoryBits(size), size, hashes)
+    bloom = MemoryFilter(1_000, 0.001)
     ids = KnownIds(
         "item", bloom, state.session, ItemRepository, sync_seconds=1, margin=timedelta(hours=1)
     )
@@ -153,15 +155,15 @@ async def test_a_sync_looks_back_by_the_margin(state: AppState) -> None:
 async def test_a_failing_filter_is_skipped(
     state: AppState, caplog: pytest.LogCaptureFixture
 ) -> None:
-    bits = BrokenBits()
-    ids = known_ids(state, bits)
+    bloom = BrokenFilter()
+    ids = known_ids(state, bloom)
     await ids.sync()  # loads: no rows, so no call to the broken store
 
     await ids.add(uuid4())
     answers = [await ids.may_exist(uuid4()) for _ in range(8)]
 
     assert answers == [True] * 8
-    assert bits.calls == 1 + 5, "the breaker opens after five failures"
+    assert bloom.calls == 1 + 5, "the breaker opens after five failures"
     assert "missed a new id until its next sync" in caplog.text
 
 

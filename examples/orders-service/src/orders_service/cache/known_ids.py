@@ -31,8 +31,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..config import Settings
 from ..core.db import utcnow
 from ..core.resilience import CircuitBreaker
-from .bloom import BloomFilter, MemoryBits, dimensions
-from .redis_bloom import RedisBits
+from .bloom import Filter, MemoryFilter
+from .redis_bloom import BloomFilter, RedisBits, dimensions
 
 LOAD_BATCH = 10_000
 SYNC_MARGIN = timedelta(seconds=60)
@@ -54,7 +54,7 @@ class KnownIds:
     def __init__(
         self,
         name: str,
-        bloom: BloomFilter,
+        bloom: Filter,
         sessions: Callable[[], AsyncSession],
         source: Callable[[AsyncSession], IdSource],
         *,
@@ -158,21 +158,14 @@ def create_known_ids(
     """
     if not settings.bloom_filter_enabled:
         return None
-    size, hashes = dimensions(
-        capacity or settings.bloom_filter_capacity, settings.bloom_filter_error_rate
-    )
+    capacity = capacity or settings.bloom_filter_capacity
+    error_rate = settings.bloom_filter_error_rate
     if settings.cache_url.partition("://")[0] in {"redis", "rediss"}:
+        size, hashes = dimensions(capacity, error_rate)
         # Named by its dimensions: resized, the filter starts afresh in a new key (the old
         # one stays until deleted: `DEL bloom:<name>-ids:<size>:<hashes>`).
-        bits: RedisBits | MemoryBits = RedisBits.from_settings(
-            settings, key=f"bloom:{name}-ids:{size}:{hashes}"
-        )
+        bits = RedisBits.from_settings(settings, key=f"bloom:{name}-ids:{size}:{hashes}")
+        bloom: Filter = BloomFilter(bits, size, hashes)
     else:
-        bits = MemoryBits(size)
-    return KnownIds(
-        name,
-        BloomFilter(bits, size, hashes),
-        sessions,
-        source,
-        sync_seconds=settings.bloom_filter_sync_seconds,
-    )
+        bloom = MemoryFilter(capacity, error_rate)
+    return KnownIds(name, bloom, sessions, source, sync_seconds=settings.bloom_filter_sync_seconds)

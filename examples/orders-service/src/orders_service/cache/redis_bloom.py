@@ -1,15 +1,33 @@
-"""Bloom filter bits in a Redis string, shared by every replica (plain SETBIT and GETBIT:
-no Redis module needed)."""
+"""A Bloom filter in a Redis string, shared by every replica (plain SETBIT and GETBIT: no
+Redis module needed).
+
+Every replica must set and read the same bits for a key, so the filter hashes on its own
+rather than with rbloom (whose `hash()` differs per process, and whose bit offsets are not
+exposed). For `capacity` keys at a false-positive rate `error_rate` it takes
+m = -capacity * ln(error_rate) / ln(2)^2 bits and k = (m / capacity) * ln(2) bit positions
+per key, derived from one BLAKE2b digest by double hashing (Kirsch and Mitzenmacher).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+import math
+from collections.abc import Iterable, Sequence
 from typing import Self
 
 from redis.asyncio import Redis
 
 from ..config import Settings
 from .redis import redis_client
+
+
+def dimensions(capacity: int, error_rate: float) -> tuple[int, int]:
+    """The bits and the bit positions per key for `capacity` keys at `error_rate`."""
+    if capacity < 1 or not 0 < error_rate < 1:
+        msg = f"a Bloom filter needs capacity >= 1 and 0 < error_rate < 1, not {capacity} and {error_rate}"
+        raise ValueError(msg)
+    size = math.ceil(-capacity * math.log(error_rate) / math.log(2) ** 2)
+    return size, max(1, round(size / capacity * math.log(2)))
 
 
 class RedisBits:
@@ -38,3 +56,27 @@ class RedisBits:
 
     async def close(self) -> None:
         await self._client.aclose()
+
+
+class BloomFilter:
+    """A filter of `size` bits and `hashes` bit positions per key, kept in `bits`."""
+
+    def __init__(self, bits: RedisBits, size: int, hashes: int) -> None:
+        self.bits = bits
+        self.size = size
+        self.hashes = hashes
+
+    def offsets(self, key: str) -> list[int]:
+        digest = hashlib.blake2b(key.encode(), digest_size=16).digest()
+        first = int.from_bytes(digest[:8], "little")
+        step = int.from_bytes(digest[8:], "little") | 1
+        return [(first + i * step) % self.size for i in range(self.hashes)]
+
+    async def add(self, keys: Iterable[str]) -> None:
+        await self.bits.set([offset for key in keys for offset in self.offsets(key)])
+
+    async def might_contain(self, key: str) -> bool:
+        return await self.bits.all_set(self.offsets(key))
+
+    async def close(self) -> None:
+        await self.bits.close()
