@@ -15,7 +15,7 @@ import yaml
 
 from scripts import example
 from tests import template_repo
-from tests.rendering import REPO_ROOT, commit_all, render
+from tests.rendering import REPO_ROOT, commit_all, render, run
 from tests.template_repo import Releases
 from tests.test_update import synthetic_previous
 
@@ -61,14 +61,28 @@ def releases(tmp_path_factory: pytest.TempPathFactory) -> Releases:
 def test_update_from_the_previous_release_gives_the_example(
     releases: Releases, tmp_path: Path
 ) -> None:
-    """The example's answers rendered at the previous release, then updated: the example."""
+    """The example's answers rendered at the previous release, its domain added as a team
+    adds it, then updated: the example, the added domain untouched and nothing in conflict."""
     destination = tmp_path / example.EXAMPLE.name
     project = render(example.ANSWERS, destination, src=releases.repo, vcs_ref=releases.previous)
     commit_all(project, f"Render {releases.previous}")
+    run(["make", "install"], project)
+    run(example.ADD_DOMAIN, project)
+    run(["make", "openapi"], project)
+    commit_all(project, "Add the orders domain")
+    added = {name: (project / name).read_bytes() for name in changed_files(project, "HEAD~1")}
 
     copier.run_update(str(project), defaults=True, overwrite=True, unsafe=True, quiet=True)
+
+    assert {name: (project / name).read_bytes() for name in added} == added
 
     example.point_answers_here(project)
     # The service's own files after the first copy: an update leaves them, by design.
     drift = example.differences(project, ignore=skipped_if_exists())
     assert drift == [], "the update differs from the committed example:\n" + "\n".join(drift)
+
+
+def changed_files(project: Path, since: str) -> list[str]:
+    """Files a commit of project added or changed since `since`."""
+    listed = run(["git", "diff", "--name-only", since, "HEAD"], project)
+    return [name for name in listed.splitlines() if name and (project / name).is_file()]

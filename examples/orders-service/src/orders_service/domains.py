@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from .domain import Domain
 from .items.domain import items
+from .orders.domain import orders
 
 DOMAINS: list[Domain] = [
     items,
+    orders,
 ]

@@ -101,8 +101,9 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
-async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
-    """Upgrade the schema to `revision`."""
+async def migrate(engine: AsyncEngine, revision: str = "heads") -> None:
+    """Upgrade the schema to `revision`: by default every head, so a service still starts
+    when a template release adds a revision beside those of the team's domains."""
     async with engine.begin() as connection:
         await connection.run_sync(
             lambda sync_connection: command.upgrade(alembic_config(sync_connection), revision)

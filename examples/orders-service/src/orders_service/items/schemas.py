@@ -3,41 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Self
+from typing import Annotated, Self
 from uuid import UUID
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    ValidationError,
-    ValidatorFunctionWrapHandler,
-    WrapValidator,
-    model_validator,
-)
-from pydantic.json_schema import SkipJsonSchema
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-NAME_RULE = "must not start or end with whitespace, or contain a line break"
+from ..core.text import Name, OptionalName
 
-
-def _name_rule(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
-    """The name pattern's refusal in words, rather than the regular expression."""
-    try:
-        return handler(value)
-    except ValidationError as error:
-        if any(e["type"] == "string_pattern_mismatch" for e in error.errors()):
-            raise PydanticCustomError("string_pattern_mismatch", NAME_RULE) from None
-        raise
-
-
-# The documented constraints are the ones enforced: no silent stripping, which would accept
-# input longer than maxLength. A name starts and ends with a visible character.
-NameText = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^\S(?:.*\S)?$")]
-Name = Annotated[NameText, WrapValidator(_name_rule)]
-# Optional, but never null: the schema says so, and ItemUpdate's validator enforces it.
-OptionalName = Annotated[NameText | SkipJsonSchema[None], WrapValidator(_name_rule)]
 Description = Annotated[str, StringConstraints(max_length=2000)]
 
 
