@@ -60,7 +60,7 @@ bench: install ## Time `copier copy` of the default answers
 	$(RUN) python scripts/bench_render.py
 
 .PHONY: bench-service
-bench-service: install ## The default service's cached read against a bare FastAPI route
+bench-service: install ## The service's cached read (with and without auth) and /livez against bare FastAPI
 	$(RUN) python scripts/bench.py
 
 .PHONY: bench-libraries

@@ -8,7 +8,7 @@ import subprocess
 import sysconfig
 import tempfile
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
@@ -195,3 +195,15 @@ def read_text(path: Path) -> str | None:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         return None
+
+
+def long_lines(project: Path, relative_paths: Iterable[str], limit: int = 100) -> list[str]:
+    """Lines past `limit` columns (black's and ruff's in a render) in the Python files among
+    the paths."""
+    return [
+        f"{path}:{number}"
+        for path in relative_paths
+        if path.endswith(".py")
+        for number, line in enumerate((project / path).read_text().splitlines(), start=1)
+        if len(line) > limit
+    ]

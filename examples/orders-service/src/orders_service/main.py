@@ -121,6 +121,9 @@ def create_app(
     configure_logging(settings.log_level)
     tracing = create_tracing(settings)
     app = Service(
+        # The service traces, counts and logs its requests itself (observability/): FastAPI's
+        # own telemetry would do it twice, and checks its settings on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
         dependencies=dependencies,
         title="Orders Service",
         description="Orders Service: a typed FastAPI service.",

@@ -3,11 +3,20 @@ dependency of the route."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any
 
 import pytest
-from fastapi import APIRouter, BackgroundTasks, Depends, FastAPI, Header, HTTPException, Response
+from fastapi import (
+    APIRouter,
+    BackgroundTasks,
+    Depends,
+    FastAPI,
+    Header,
+    HTTPException,
+    Request,
+    Response,
+)
 from httpx import AsyncClient
 from starlette.routing import NoMatchFound
 
@@ -15,6 +24,7 @@ from orders_service.cache.aside import CacheAside
 from orders_service.cache.fast_reads import (
     CachedReadRoute,
     answered_from_cache,
+    direct_calls,
 )
 from orders_service.cache.store import MemoryCache
 from tests.apps import client_of
@@ -148,3 +158,34 @@ def test_a_loaders_own_dependencies_stay(cache: CacheAside) -> None:
 
     # The router's, then the endpoint's: the loader replaced by what it depends on.
     assert solved == [audited, require_key, session]
+
+
+async def counted(request: Request) -> None:
+    calls.append(f"counted {request.url.path}")
+
+
+def counted_in_a_thread(request: Request) -> None:
+    calls.append("counted in a thread")
+
+
+@pytest.mark.parametrize(("dependency", "direct"), [(counted, True), (counted_in_a_thread, False)])
+async def test_request_only_async_dependencies_are_awaited_without_the_solver(
+    cache: CacheAside, dependency: Callable[[Request], Any], direct: bool
+) -> None:
+    app = FastAPI()
+
+    @app.get("/plain/{doc_id}", dependencies=[Depends(dependency)])
+    @answered_from_cache("plain:{doc_id}")
+    async def read_plain(doc_id: str) -> Response:
+        raise AssertionError("a hit never reaches the route")
+
+    app.router.routes[:0] = CachedReadRoute.for_app(app, cache=lambda: cache)
+    (cached,) = [route for route in app.router.routes if isinstance(route, CachedReadRoute)]
+    await cache.cache.set("plain:a", b"{}", 60)
+    calls.clear()
+    async with client_of(app) as client:
+        hit = await client.get("/plain/a")
+
+    assert (hit.status_code, hit.content) == (200, b"{}")
+    assert len(calls) == 1
+    assert (direct_calls(cached.guards.dependencies) is not None) is direct

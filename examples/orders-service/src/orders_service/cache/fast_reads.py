@@ -22,7 +22,8 @@ is the rest of routing, the endpoint's own parameters and its response handling.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+import inspect
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import solve_dependencies
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import RouteContext, iter_route_contexts
+from starlette.background import BackgroundTasks
 from starlette.datastructures import URLPath
 from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import Receive, Scope, Send
@@ -43,6 +45,22 @@ from .aside import CacheAside
 MARK = "__answered_from_cache__"
 # Set on a request the route in front passed on, so routing does not offer it again.
 PASSED = "cached_reads.passed"
+
+
+# What a dependency may declare and still be called directly: the request, and nothing else.
+OTHER_INPUTS = (
+    "path_params",
+    "query_params",
+    "header_params",
+    "cookie_params",
+    "body_params",
+    "dependencies",
+    "websocket_param_name",
+    "http_connection_param_name",
+    "response_param_name",
+    "background_tasks_param_name",
+    "security_scopes_param_name",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +94,31 @@ def without(
             yield dependency
 
 
+def direct_calls(
+    dependencies: Iterable[Dependant],
+) -> list[Callable[[Request], Awaitable[Any]]] | None:
+    """The dependencies as plain awaits, when each is an `async` callable of the request alone
+    (the rate limit, the app's state): FastAPI's solver costs more than they do. None when
+    any needs the solver (parameters, sub-dependencies, `yield`, a plain `def`)."""
+    calls: list[Callable[[Request], Awaitable[Any]]] = []
+    for dependency in dependencies:
+        call = dependency.call
+        asynchronous = inspect.iscoroutinefunction(call) or inspect.iscoroutinefunction(
+            getattr(call, "__call__", None)  # noqa: B004 - an instance with an async __call__
+        )
+        if call is None or not asynchronous or any(getattr(dependency, f) for f in OTHER_INPUTS):
+            return None
+        name = dependency.request_param_name
+        calls.append(call if name is None else _with_request(call, name))
+    return calls
+
+
+def _with_request(
+    call: Callable[..., Awaitable[Any]], name: str
+) -> Callable[[Request], Awaitable[Any]]:
+    return lambda request: call(**{name: request})
+
+
 class CachedReadRoute(BaseRoute):
     """A route in front of the app's own that answers one opted-in read's cache hits."""
 
@@ -91,6 +134,7 @@ class CachedReadRoute(BaseRoute):
             dependencies=list(without(route.dependant.dependencies, self.read.loaders)),
             path=self.path,
         )
+        self._direct = direct_calls(self.guards.dependencies)
 
     @classmethod
     def for_app(cls, app: FastAPI, cache: Callable[[], CacheAside]) -> list[CachedReadRoute]:
@@ -124,6 +168,11 @@ class CachedReadRoute(BaseRoute):
             await self._app.router(scope, receive, send)
             return
         request = Request(scope, receive, send)
+        if self._direct is not None and not self._app.dependency_overrides:
+            for call in self._direct:
+                await call(request)
+            await self._answer(scope, receive, send, body)
+            return
         async with AsyncExitStack() as request_stack:
             scope["fastapi_inner_astack"] = request_stack
             async with AsyncExitStack() as function_stack:
@@ -137,8 +186,18 @@ class CachedReadRoute(BaseRoute):
                 )
                 if solved.errors:
                     raise RequestValidationError(solved.errors)
-            record_cache_hit()
-            scope[ROUTE_TEMPLATE] = self.path
-            response = Response(body, media_type=self.read.media_type)
-            response.background = solved.background_tasks
-            await response(scope, receive, send)
+            await self._answer(scope, receive, send, body, solved.background_tasks)
+
+    async def _answer(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        body: bytes,
+        background: BackgroundTasks | None = None,
+    ) -> None:
+        record_cache_hit()
+        scope[ROUTE_TEMPLATE] = self.path
+        await Response(body, media_type=self.read.media_type, background=background)(
+            scope, receive, send
+        )
