@@ -1,8 +1,10 @@
-"""A default render under traffic: schemathesis with every check against its own OpenAPI
-document, and its Locust load test."""
+"""A default render with a domain added under traffic: schemathesis with every check against
+its own OpenAPI document (the example domain's endpoints and those `make domain` wrote), and
+its Locust load test."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sysconfig
 import time
@@ -25,10 +27,11 @@ pytestmark = pytest.mark.xdist_group("traffic")
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A default render, installed."""
+    """A default render, installed, with the orders domain added and documented."""
     rendered = render({"project_name": "Orders Service"}, tmp_path_factory.mktemp("traffic") / SLUG)
     commit_all(rendered, "Render from the template")
     run(["make", "install"], rendered)
+    run(["make", "domain", "NAME=orders", "openapi"], rendered)
     return rendered
 
 
@@ -74,7 +77,7 @@ def wait_for(url: str, server: subprocess.Popen[bytes], log: Path, within: float
     pytest.fail(f"{url} did not answer within {within} s:\n{log.read_text()}")
 
 
-def test_every_schemathesis_check_passes(service_url: str, tmp_path: Path) -> None:
+def test_every_schemathesis_check_passes(service_url: str, project: Path, tmp_path: Path) -> None:
     output = run(
         [
             str(SCHEMATHESIS),
@@ -90,6 +93,10 @@ def test_every_schemathesis_check_passes(service_url: str, tmp_path: Path) -> No
     )
 
     assert "No issues found" in output, output[-3000:]
+    document = json.loads((project / "openapi.json").read_text())
+    assert "/api/v1/orders/{order_id}" in document["paths"], "the domain is not documented"
+    operations = sum(len(methods) for methods in document["paths"].values())
+    assert f"Tested: {operations}\n" in output, "an operation went untested"
 
 
 def test_the_load_test_runs_without_failures(project: Path) -> None:
