@@ -24,7 +24,7 @@ from .observability.metrics import router as metrics_router
 from .observability.middleware import ObservabilityMiddleware
 from .observability.tracing import create_tracing
 from .ratelimit.limiter import RateLimiter, RateLimitHeaders, open_rate_limiter
-from .state import AppState, app_state, open_state
+from .state import app_state, open_state, opened_state
 
 if TYPE_CHECKING:
     from .observability.otel import Tracing
@@ -47,7 +47,7 @@ class Service(FastAPI):
         await self._observed(scope, receive, send)
 
     def _rate_limiter(self) -> RateLimiter | None:
-        state: AppState | None = getattr(self.state, "opened", None)
+        state = opened_state(self)
         return None if state is None else state.rate_limiter
 
     def build_middleware_stack(self) -> ASGIApp:

@@ -88,9 +88,15 @@ class AppState:
         return dependencies
 
 
+def opened_state(app: Starlette) -> AppState | None:
+    """The app's state while its lifespan runs, else None."""
+    state: AppState | None = getattr(app.state, "opened", None)
+    return state
+
+
 def app_state(app: Starlette) -> AppState:
     """The app's state, once its lifespan has opened it."""
-    state: AppState | None = getattr(app.state, "opened", None)
+    state = opened_state(app)
     if state is None:
         raise RuntimeError("the app's state is not open: is its lifespan running?")
     return state

@@ -189,3 +189,28 @@ async def test_request_only_async_dependencies_are_awaited_without_the_solver(
     assert (hit.status_code, hit.content) == (200, b"{}")
     assert len(calls) == 1
     assert (direct_calls(cached.guards.dependencies) is not None) is direct
+
+
+@pytest.mark.parametrize("use_cache", [True, False])
+async def test_a_dependency_declared_at_two_levels_is_awaited_as_on_the_route(
+    cache: CacheAside, use_cache: bool
+) -> None:
+    app = FastAPI(dependencies=[Depends(counted)])
+
+    @app.get("/plain/{doc_id}", dependencies=[Depends(counted, use_cache=use_cache)])
+    @answered_from_cache("plain:{doc_id}")
+    async def read_plain(doc_id: str) -> Response:
+        return Response(b"{}", media_type="application/json")
+
+    app.router.routes[:0] = CachedReadRoute.for_app(app, cache=lambda: cache)
+    async with client_of(app) as client:
+        calls.clear()
+        routed = await client.get("/plain/a")  # a miss: the route answers
+        on_the_route = list(calls)
+        await cache.cache.set("plain:a", b"{}", 60)
+        calls.clear()
+        hit = await client.get("/plain/a")
+
+    assert routed.status_code == hit.status_code == 200
+    assert on_the_route, "the route solved no dependency: the comparison would prove nothing"
+    assert calls == on_the_route

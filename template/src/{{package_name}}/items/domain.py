@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 
-from ..cache.known_ids import create_known_ids
+from ..cache.known_ids import running_known_ids
 from ..domain import Domain
 from ..state import AppState
 from .dependencies import KNOWN_IDS
@@ -17,19 +16,9 @@ from .router import router
 @asynccontextmanager
 async def lifespan(state: AppState) -> AsyncIterator[None]:
     """Load the item id filter in the background (when the settings turn it on)."""
-    known_ids = create_known_ids("item", state.settings, state.session, ItemRepository)
-    state[KNOWN_IDS] = known_ids
-    if known_ids is None:
+    async with running_known_ids("item", state.settings, state.session, ItemRepository) as ids:
+        state[KNOWN_IDS] = ids
         yield
-        return
-    task = asyncio.create_task(known_ids.run(), name="item-id-filter")
-    try:
-        yield
-    finally:
-        task.cancel()
-        with suppress(asyncio.CancelledError):
-            await task
-        await known_ids.close()
 
 
 items = Domain(

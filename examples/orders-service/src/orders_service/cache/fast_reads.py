@@ -99,15 +99,21 @@ def direct_calls(
 ) -> list[Callable[[Request], Awaitable[Any]]] | None:
     """The dependencies as plain awaits, when each is an `async` callable of the request alone
     (the rate limit, the app's state): FastAPI's solver costs more than they do. None when
-    any needs the solver (parameters, sub-dependencies, `yield`, a plain `def`)."""
+    any needs the solver (parameters, sub-dependencies, `yield`, a plain `def`). Each is
+    awaited once per request unless it opts out of FastAPI's cache (`use_cache=False`), as
+    the solver does when one is declared at several levels."""
     calls: list[Callable[[Request], Awaitable[Any]]] = []
+    awaited: set[Callable[..., Any]] = set()
     for dependency in dependencies:
         call = dependency.call
+        if dependency.use_cache and call in awaited:
+            continue
         asynchronous = inspect.iscoroutinefunction(call) or inspect.iscoroutinefunction(
             getattr(call, "__call__", None)  # noqa: B004 - an instance with an async __call__
         )
         if call is None or not asynchronous or any(getattr(dependency, f) for f in OTHER_INPUTS):
             return None
+        awaited.add(call)
         name = dependency.request_param_name
         calls.append(call if name is None else _with_request(call, name))
     return calls

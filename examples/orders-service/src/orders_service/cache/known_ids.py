@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager, suppress
 from datetime import datetime, timedelta
 from typing import Protocol
 from uuid import UUID
@@ -169,3 +170,26 @@ def create_known_ids(
     else:
         bloom = MemoryFilter(capacity, error_rate)
     return KnownIds(name, bloom, sessions, source, sync_seconds=settings.bloom_filter_sync_seconds)
+
+
+@asynccontextmanager
+async def running_known_ids(
+    name: str,
+    settings: Settings,
+    sessions: Callable[[], AsyncSession],
+    source: Callable[[AsyncSession], IdSource],
+) -> AsyncIterator[KnownIds | None]:
+    """`create_known_ids`'s filter, loaded and synced in the background while the block
+    runs (a domain's lifespan), then stopped and closed; None when filters are off."""
+    known_ids = create_known_ids(name, settings, sessions, source)
+    if known_ids is None:
+        yield None
+        return
+    task = asyncio.create_task(known_ids.run(), name=f"{name}-id-filter")
+    try:
+        yield known_ids
+    finally:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+        await known_ids.close()
