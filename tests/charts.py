@@ -84,6 +84,15 @@ def render_chart(chart: Path, values: Mapping[str, Any]) -> Rendered:
     return Rendered(manifests, notes)
 
 
+def ci_values(chart: Path) -> dict[str, Any]:
+    """The values the project's CI lints and renders chart with (chart-testing's ci/*-values.yaml):
+    what the chart requires beyond its defaults; none when it needs nothing more."""
+    files = sorted(chart.glob("ci/*-values.yaml"))
+    assert len(files) <= 1, f"CI renders {chart} with one values file, not {files}"
+    loaded: dict[str, Any] = yaml.safe_load(files[0].read_text()) if files else {}
+    return loaded
+
+
 def merged(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     """base with override merged in, mappings key by key, as Helm merges values."""
     result = copy.deepcopy(dict(base))

@@ -36,10 +36,11 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def service_url(project: Path) -> Iterator[str]:
-    """The default render serving on a free loopback port."""
+def service_url(project: Path) -> Iterator[tuple[str, str]]:
+    """The default render serving on a free loopback port, behind the local OpenID provider
+    as `make run` starts them (the provider on another free port)."""
     base = project.parent
-    port = free_port()
+    port, provider_port = free_port(), free_port()
     env = subprocess_env(
         {
             "ORDERS_SERVICE_PORT": str(port),
@@ -49,7 +50,11 @@ def service_url(project: Path) -> Iterator[str]:
     )
     with (base / "service.log").open("w") as log:
         server = subprocess.Popen(
-            ["uv", "run", "--no-sync", "python", "-m", "orders_service"],
+            [
+                *("uv", "run", "--no-sync", "python", "tools/oidc_provider.py", "run"),
+                *("--port", str(provider_port), "--env-prefix", "ORDERS_SERVICE_"),
+                *("--audience", SLUG, "--", "python", "-m", "orders_service"),
+            ],
             cwd=project,
             env=env,
             stdout=log,
@@ -58,7 +63,16 @@ def service_url(project: Path) -> Iterator[str]:
         url = f"http://127.0.0.1:{port}"
         try:
             wait_for(f"{url}/livez", server, base / "service.log")
-            yield url
+            token = run(
+                [
+                    *("uv", "run", "--no-sync", "python", "tools/oidc_provider.py", "token"),
+                    *("--issuer", f"http://127.0.0.1:{provider_port}", "--openapi", "openapi.json"),
+                ],
+                project,
+            ).splitlines()[
+                -1
+            ]  # the token alone on stdout, after anything uv says
+            yield url, token
         finally:
             server.terminate()
             server.wait(timeout=15)
@@ -77,12 +91,19 @@ def wait_for(url: str, server: subprocess.Popen[bytes], log: Path, within: float
     pytest.fail(f"{url} did not answer within {within} s:\n{log.read_text()}")
 
 
-def test_every_schemathesis_check_passes(service_url: str, project: Path, tmp_path: Path) -> None:
+def test_every_schemathesis_check_passes(
+    service_url: tuple[str, str], project: Path, tmp_path: Path
+) -> None:
+    """With a token for every scope: `ignored_auth` (in `all`) also sends each operation
+    without it, and expects the documented 401."""
+    url, token = service_url
     output = run(
         [
             str(SCHEMATHESIS),
             "run",
-            f"{service_url}/openapi.json",
+            f"{url}/openapi.json",
+            "--header",
+            f"Authorization: Bearer {token}",
             "--checks",
             "all",
             "--max-examples",

@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import keyword
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -88,6 +89,7 @@ REFUSED = {
             "api",
             "observability",
             "ratelimit",
+            "auth",
             "vault",
             "migrations",
             "state",
@@ -250,12 +252,28 @@ def scaffold_files(root: Path) -> dict[str, bytes]:
     }
 
 
+# A scaffold file or name the service's own answers shape: `auth` decides whether a domain's
+# routes need scopes, so the service's Copier renders these (its delimiters, not the scaffold's).
+SERVICE_CONDITION = re.compile(r"\{% if auth == 'oidc' %\}(.*?)\{% endif %\}")
+
+
 @pytest.mark.xdist_group("domain-default")
 def test_every_service_ships_the_scaffold_as_it_is(services: Services) -> None:
-    """Its own copier.yml included, which Copier's default exclusions would drop."""
+    """Its own copier.yml included, which Copier's default exclusions would drop; the files
+    the service's answers shape rendered for them (the default answers `auth=oidc`)."""
     project = services.rendered("default")
+    shipped = scaffold_files(project / "scaffolds" / "domain")
 
-    assert scaffold_files(project / "scaffolds" / "domain") == scaffold_files(SCAFFOLD)
+    expected: dict[str, bytes | None] = {}
+    for relative, source in scaffold_files(SCAFFOLD).items():
+        name = SERVICE_CONDITION.sub(r"\1", relative)
+        expected[name.removesuffix(".jinja")] = None if name.endswith(".jinja") else source
+    assert shipped.keys() == expected.keys()
+    for name, verbatim in expected.items():
+        if verbatim is None:
+            assert b"{%" not in shipped[name], f"{name}: the service's Jinja is left in it"
+        else:
+            assert shipped[name] == verbatim, f"{name} differs from the scaffold's"
     config = yaml.safe_load((SCAFFOLD / "copier.yml").read_text())
     assert config["_templates_suffix"] != ".jinja"
     assert config["_envops"]["variable_start_string"] != "{{"

@@ -7,7 +7,7 @@ combines two, and two options that break type checks together is the failure
 s3rius/FastAPI-template's issue 173 records. Each of the nine is named at a boundary of what
 copier.yml accepts: the shortest names, the longest, digits, an explicit package name, non-ASCII.
 
-Every one of the 144 combinations runs the same gates on demand (`pytest -m combinations`,
+Every one of the 288 combinations runs the same gates on demand (`pytest -m combinations`,
 deselected otherwise), as the scheduled workflow .github/workflows/combinations.yml does with
 the newest dependency releases the index serves.
 """
@@ -49,6 +49,7 @@ OPTIONS: dict[str, tuple[Any, ...]] = {
     "database": ("sqlite", "postgresql"),
     "cache": ("memory", "redis"),
     "vault": ("none", "agent", "api"),
+    "auth": ("oidc", "none"),
     "helm": (True, False),
     "github_actions": (True, False),
     "python_version": ("3.11", "3.12", "3.13"),
@@ -150,6 +151,7 @@ def combination_id(combination: Mapping[str, Any]) -> str:
             combination["database"],
             combination["cache"],
             f"vault-{combination['vault']}",
+            "oidc" if combination["auth"] == "oidc" else "no-auth",
             "helm" if combination["helm"] else "no-helm",
             "actions" if combination["github_actions"] else "no-actions",
             f"py{combination['python_version']}",
@@ -172,25 +174,32 @@ def gated(combination: Combination, names: Names, case_id: str = "") -> Case:
 
 
 def row(
-    database: str, cache: str, vault: str, helm: bool, github_actions: bool, python: str
+    database: str,
+    cache: str,
+    vault: str,
+    auth: str,
+    helm: bool,
+    github_actions: bool,
+    python: str,
 ) -> Combination:
     """One combination of OPTIONS, its values in OPTIONS' order."""
-    return dict(zip(OPTIONS, (database, cache, vault, helm, github_actions, python), strict=True))
+    values = (database, cache, vault, auth, helm, github_actions, python)
+    return dict(zip(OPTIONS, values, strict=True))
 
 
 # Every option on, the longest names.
-FULL_OPTIONS = gated(row("postgresql", "redis", "api", True, True, "3.13"), LONGEST)
+FULL_OPTIONS = gated(row("postgresql", "redis", "api", "oidc", True, True, "3.13"), LONGEST)
 # Every pair of two options' values in nine combinations, the fewest possible: vault and
 # python_version alone have nine pairs. test_the_gated_cases_cover_every_pair proves it.
 PAIRWISE = [
-    gated(row("sqlite", "memory", "none", True, True, "3.12"), ORDERS, "defaults"),
-    gated(row("sqlite", "redis", "none", True, True, "3.11"), DIGITS),
-    gated(row("postgresql", "memory", "none", False, False, "3.13"), SHORTEST),
-    gated(row("sqlite", "memory", "agent", True, False, "3.11"), EXPLICIT_PACKAGE),
-    gated(row("postgresql", "memory", "agent", True, True, "3.12"), UNICODE),
-    gated(row("sqlite", "redis", "agent", False, True, "3.13"), LONGEST),
-    gated(row("postgresql", "memory", "api", False, True, "3.11"), SHORTEST),
-    gated(row("sqlite", "redis", "api", False, False, "3.12"), ORDERS),
+    gated(row("sqlite", "memory", "none", "oidc", True, True, "3.12"), ORDERS, "defaults"),
+    gated(row("sqlite", "redis", "none", "none", True, True, "3.11"), DIGITS),
+    gated(row("postgresql", "memory", "none", "oidc", False, False, "3.13"), SHORTEST),
+    gated(row("sqlite", "memory", "agent", "oidc", True, False, "3.11"), EXPLICIT_PACKAGE),
+    gated(row("postgresql", "memory", "agent", "none", True, True, "3.12"), UNICODE),
+    gated(row("sqlite", "redis", "agent", "none", False, True, "3.13"), LONGEST),
+    gated(row("postgresql", "memory", "api", "oidc", False, True, "3.11"), SHORTEST),
+    gated(row("sqlite", "redis", "api", "none", False, False, "3.12"), ORDERS),
     FULL_OPTIONS,
 ]
 
@@ -200,7 +209,7 @@ SUPPORTED = [
     Case("license-Apache-2.0", {"license": "Apache-2.0"}),
 ]
 
-# All 144, for `pytest -m combinations`: each under the longest names.
+# All 288, for `pytest -m combinations`: each under the longest names.
 EVERY_COMBINATION = [
     dict(zip(OPTIONS, values, strict=True)) for values in itertools.product(*OPTIONS.values())
 ]
@@ -456,7 +465,7 @@ def test_the_gated_cases_cover_every_pair() -> None:
     covered = set().union(*(pairs(case.combination) for case in gated_cases))
     missing = sorted(map(str, every_pair - covered))
     assert not missing, "pairs of option values no gated case renders:\n" + "\n".join(missing)
-    assert len(EVERY_COMBINATION) == len({combination_id(c) for c in EVERY_COMBINATION}) == 144
+    assert len(EVERY_COMBINATION) == len({combination_id(c) for c in EVERY_COMBINATION}) == 288
 
 
 @pytest.mark.parametrize(
@@ -538,7 +547,7 @@ def with_matrix(text: str, entry: Mapping[str, Any]) -> str:
 
 
 def test_the_scheduled_workflow_runs_every_combination() -> None:
-    """combinations.yml's jobs select the 144 between them, each once, with the newest releases."""
+    """combinations.yml's jobs select the 288 between them, each once, with the newest releases."""
     loaded = yaml.safe_load((REPO_ROOT / ".github" / "workflows" / "combinations.yml").read_text())
     assert set(loaded[True]) == {"schedule", "workflow_dispatch"}  # YAML 1.1 reads `on` as true
     job = loaded["jobs"]["gates"]

@@ -1,12 +1,14 @@
 """The Helm chart renders, by Helm's own engine, to valid, hardened Kubernetes objects.
 
-Each `vault` answer gets its own project, rendered once; each project's chart is rendered
-with several value sets. Schemas: kubernetes-validate (strict) for Kubernetes' own kinds,
-shape assertions for the custom resources, whose schemas no PyPI package ships.
+Each `vault` answer gets its own project, rendered once, and one of them answers `auth: none`
+(the others the default, oidc); each project's chart is rendered with several value sets.
+Schemas: kubernetes-validate (strict) for Kubernetes' own kinds, shape assertions for the
+custom resources, whose schemas no PyPI package ships.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import sys
@@ -26,6 +28,7 @@ from tests.charts import (
     Rendered,
     as_deployment,
     chart_dir,
+    ci_values,
     claimed_kube_versions,
     documented_params,
     kubernetes_errors,
@@ -45,10 +48,12 @@ SHUTDOWN_MARGIN = 5
 
 PROJECTS: dict[str, dict[str, str]] = {
     "vault-none": {},
-    "vault-agent": {"vault": "agent", "database": "postgresql"},
+    "vault-agent-no-auth": {"vault": "agent", "database": "postgresql", "auth": "none"},
     "vault-api": {"vault": "api", "database": "postgresql", "cache": "redis"},
 }
 
+NO_AUTH = "vault-agent-no-auth"
+ISSUER = "https://login.example.com/realms/platform"
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 CUSTOM_KINDS = frozenset({"Rollout", "AnalysisTemplate", "ServiceMonitor", "PrometheusRule"})
 
@@ -74,6 +79,16 @@ class Projects:
     def values(self, project_id: str, values_id: str) -> dict[str, Any]:
         """A named value set for a project's chart."""
         return VALUE_SETS[values_id](self.project(project_id))
+
+    def render(self, project_id: str, overrides: dict[str, Any]) -> Rendered:
+        """The project's chart with overrides of its defaults, and what it requires (its CI's)."""
+        chart = self.chart_path(project_id)
+        return render_chart(chart, merged(ci_values(chart), overrides))
+
+
+def authenticates(project_id: str) -> bool:
+    """Whether the project answered `auth: oidc` (the default)."""
+    return PROJECTS[project_id].get("auth", "oidc") == "oidc"
 
 
 def application(project: Path) -> Manifest:
@@ -101,32 +116,40 @@ def production_values(project: Path) -> dict[str, Any]:
     )
 
 
+def over_required(overrides: dict[str, Any]) -> Callable[[Path], dict[str, Any]]:
+    """overrides of the chart's defaults, with what the chart requires (the values of its CI)."""
+    return lambda project: merged(ci_values(chart_dir(project)), overrides)
+
+
 VALUE_SETS: dict[str, Callable[[Path], dict[str, Any]]] = {
-    "defaults": lambda _: {},
+    "defaults": over_required({}),
+    # Alone: the Application's values must carry what the chart requires.
     "production": production_values,
-    "canary": lambda _: {"deploymentStrategy": "canary"},
-    "blue-green": lambda _: {
-        "deploymentStrategy": "blueGreen",
-        "autoscaling": {"enabled": False},
-        "replicaCount": 3,
-    },
-    "exposed": lambda _: {
-        "ingress": {
-            "enabled": True,
-            "className": "nginx",
-            "tls": [{"secretName": f"{SLUG}-tls", "hosts": [f"{SLUG}.example.com"]}],
-        },
-        "serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}},
-        "prometheusRule": {"labels": {"release": "prometheus"}},
-    },
-    "minimal": lambda _: {
-        "autoscaling": {"enabled": False},
-        "podDisruptionBudget": {"enabled": False},
-        "networkPolicy": {"enabled": False},
-        "serviceAccount": {"create": False},
-        "helmTest": {"enabled": False},
-        "replicaCount": 1,
-    },
+    "canary": over_required({"deploymentStrategy": "canary"}),
+    "blue-green": over_required(
+        {"deploymentStrategy": "blueGreen", "autoscaling": {"enabled": False}, "replicaCount": 3}
+    ),
+    "exposed": over_required(
+        {
+            "ingress": {
+                "enabled": True,
+                "className": "nginx",
+                "tls": [{"secretName": f"{SLUG}-tls", "hosts": [f"{SLUG}.example.com"]}],
+            },
+            "serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}},
+            "prometheusRule": {"labels": {"release": "prometheus"}},
+        }
+    ),
+    "minimal": over_required(
+        {
+            "autoscaling": {"enabled": False},
+            "podDisruptionBudget": {"enabled": False},
+            "networkPolicy": {"enabled": False},
+            "serviceAccount": {"create": False},
+            "helmTest": {"enabled": False},
+            "replicaCount": 1,
+        }
+    ),
 }
 
 RENDERINGS = [(project, values) for project in PROJECTS for values in VALUE_SETS]
@@ -144,11 +167,23 @@ def project_id(request: pytest.FixtureRequest) -> str:
     return chosen
 
 
-def test_lint_is_clean_in_strict_mode(projects: Projects, project_id: str) -> None:
-    report = helm_python.lint(projects.chart_path(project_id), strict=True)
+def lint_findings(chart: Path, values: dict[str, Any]) -> list[str]:
+    """What `helm lint --strict` finds wrong with chart and values: warnings and errors."""
+    report = helm_python.lint(chart, values, strict=True)
     # Severity 1 is information ("icon is recommended"); 2 and above are warnings and errors.
-    findings = [m for m in report["messages"] if m["severity"] >= 2] + report["errors"]
-    assert not findings, f"helm lint --strict:\n{findings}"
+    warnings = [str(m["error"]) for m in report["messages"] if m["severity"] >= 2]
+    return warnings + [str(error) for error in report["errors"]]
+
+
+def test_lint_is_clean_in_strict_mode(projects: Projects, project_id: str) -> None:
+    """With the values the project's CI lints with: what the chart requires, if anything."""
+    chart = projects.chart_path(project_id)
+    findings = lint_findings(chart, ci_values(chart))
+    assert not findings, "helm lint --strict:\n" + "\n".join(findings)
+    workflow = (projects.project(project_id) / ".github" / "workflows" / "ci.yml").read_text()
+    for values in chart.glob("ci/*-values.yaml"):
+        given = f'"$CHART" --values "$CHART/ci/{values.name}"'
+        assert workflow.count(given) == 2, f"CI must lint and render the chart with {values.name}"
 
 
 @pytest.mark.parametrize(("project_id", "values_id"), RENDERINGS)
@@ -294,7 +329,7 @@ def test_configmap_sets_only_settings_the_service_reads(
 
 
 def test_workload_reads_config_and_existing_secret(projects: Projects) -> None:
-    rendered = projects.chart("vault-agent", "production")
+    rendered = projects.chart(NO_AUTH, "production")
     assert workload_container(rendered)["envFrom"] == [
         {"configMapRef": {"name": rendered.one("ConfigMap")["metadata"]["name"]}},
         {"secretRef": {"name": f"{SLUG}-secrets"}},
@@ -324,7 +359,7 @@ VAULT_TEMPLATE = (
 
 
 def test_vault_agent_renders_the_dotenv_file_the_service_reads(projects: Projects) -> None:
-    rendered = projects.chart("vault-agent", "defaults")
+    rendered = projects.chart(NO_AUTH, "defaults")
     pod = rendered.workload()["spec"]["template"]
     annotations = pod_annotations(rendered)
     assert annotations["vault.hashicorp.com/agent-inject"] == "true"
@@ -371,12 +406,13 @@ def test_vault_api_can_log_in_to_the_database_with_vault_credentials(projects: P
     role, mount = f"{PREFIX}VAULT_DATABASE_ROLE", f"{PREFIX}VAULT_DATABASE_MOUNT"
     assert role not in projects.chart("vault-api", "defaults").one("ConfigMap")["data"]
 
-    chart = projects.chart_path("vault-api")
-    config = render_chart(chart, {"vault": {"databaseRole": SLUG}}).one("ConfigMap")["data"]
+    config = projects.render("vault-api", {"vault": {"databaseRole": SLUG}}).one("ConfigMap")[
+        "data"
+    ]
 
     assert (config[role], config[mount]) == (SLUG, "database")
     with pytest.raises(helm_python.HelmValuesError, match="/vault/databaseRole"):
-        render_chart(chart, {"vault": {"databaseRole": "orders service"}})
+        projects.render("vault-api", {"vault": {"databaseRole": "orders service"}})
 
 
 def test_no_vault_means_no_vault_and_no_token(projects: Projects) -> None:
@@ -387,9 +423,156 @@ def test_no_vault_means_no_vault_and_no_token(projects: Projects) -> None:
     assert rendered.one("ServiceAccount")["automountServiceAccountToken"] is False
 
 
+OIDC_VALUES = {
+    "issuer": ISSUER,
+    "audience": "api://orders",
+    "jwksUrl": f"{ISSUER}/protocol/openid-connect/certs",
+    "algorithms": ["PS256", "EdDSA"],
+    "leewaySeconds": 10,
+    "requiredScopes": ["orders:read", "orders.write"],
+}
+
+
+def oidc_settings(rendered: Rendered) -> dict[str, str]:
+    """The ConfigMap's OIDC_* settings, by name without the prefix."""
+    data: dict[str, str] = rendered.one("ConfigMap")["data"]
+    return {key[len(PREFIX) :]: value for key, value in data.items() if "_OIDC_" in key}
+
+
+def test_oidc_values_reach_the_configmap(projects: Projects) -> None:
+    settings = oidc_settings(projects.render("vault-none", {"auth": {"oidc": OIDC_VALUES}}))
+    assert settings == {
+        "OIDC_ISSUER": ISSUER,
+        "OIDC_AUDIENCE": "api://orders",
+        "OIDC_JWKS_URL": f"{ISSUER}/protocol/openid-connect/certs",
+        "OIDC_ALGORITHMS": '["PS256","EdDSA"]',
+        "OIDC_LEEWAY_SECONDS": "10",
+        "OIDC_REQUIRED_SCOPES": '["orders:read","orders.write"]',
+    }
+    unread = set(settings) - settings_fields(projects.project("vault-none"))
+    assert not unread, f"the service declares no setting for {unread}"
+
+
+def settings_defaults(project: Path) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The defaults of the OIDC settings in the service's config.py, by field name, and the
+    algorithms its SigningAlgorithm type admits."""
+    (config,) = project.glob("src/*/config.py")
+    module = ast.parse(config.read_text())
+    (settings,) = [n for n in module.body if isinstance(n, ast.ClassDef) and n.name == "Settings"]
+    defaults = {
+        node.target.id: ast.literal_eval(node.value)
+        for node in settings.body
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+        if node.target.id.startswith("oidc_") and node.value is not None
+    }
+    (algorithm,) = [
+        node.value
+        for node in module.body
+        if isinstance(node, ast.Assign)
+        and [ast.unparse(target) for target in node.targets] == ["SigningAlgorithm"]
+    ]
+    assert isinstance(algorithm, ast.Subscript), ast.unparse(algorithm)
+    return defaults, ast.literal_eval(algorithm.slice)
+
+
+def test_oidc_defaults_and_algorithms_are_the_services(projects: Projects) -> None:
+    chart = projects.chart_path("vault-none")
+    defaults, algorithms = settings_defaults(projects.project("vault-none"))
+    oidc = yaml.safe_load((chart / "values.yaml").read_text())["auth"]["oidc"]
+    assert tuple(oidc["algorithms"]) == defaults["oidc_algorithms"]
+    assert oidc["leewaySeconds"] == defaults["oidc_leeway_seconds"]
+    assert tuple(oidc["requiredScopes"]) == defaults["oidc_required_scopes"]
+    schema = json.loads((chart / "values.schema.json").read_text())
+    accepted = schema["properties"]["auth"]["properties"]["oidc"]["properties"]["algorithms"]
+    assert tuple(accepted["items"]["enum"]) == algorithms
+    settings = oidc_settings(projects.chart("vault-none", "defaults"))
+    assert "OIDC_JWKS_URL" not in settings, "empty jwksUrl: the service reads discovery's jwks_uri"
+    assert json.loads(settings["OIDC_ALGORITHMS"]) == list(defaults["oidc_algorithms"])
+
+
+@pytest.mark.parametrize(
+    "missing", [("issuer",), ("audience",), ("issuer", "audience")], ids="-and-".join
+)
+def test_provider_is_required_by_name(projects: Projects, missing: tuple[str, ...]) -> None:
+    """Left out, they fall back to the chart's empty defaults: template and lint both refuse."""
+    chart = projects.chart_path("vault-none")
+    values = ci_values(chart)
+    for name in missing:
+        del values["auth"]["oidc"][name]
+    named = [f"at '/auth/oidc/{name}': minLength: got 0, want 1" for name in missing]
+    with pytest.raises(helm_python.HelmValuesError) as refused:
+        render_chart(chart, values)
+    assert all(message in str(refused.value) for message in named), refused.value
+    findings = "\n".join(lint_findings(chart, values))
+    assert all(message in findings for message in named), findings
+
+
+@pytest.mark.parametrize(
+    ("oidc", "named"),
+    [
+        ({"issuer": "http://login.example.com/realms/platform"}, "at '/auth/oidc/issuer'"),
+        ({"issuer": f"{ISSUER}?tenant=a"}, "at '/auth/oidc/issuer'"),
+        ({"jwksUrl": "http://login.example.com/certs"}, "at '/auth/oidc/jwksUrl'"),
+        ({"algorithms": ["HS256"]}, "at '/auth/oidc/algorithms/0'"),
+        ({"algorithms": ["RS256", "none"]}, "at '/auth/oidc/algorithms/1'"),
+        ({"algorithms": []}, "at '/auth/oidc/algorithms'"),
+        ({"leewaySeconds": 301}, "at '/auth/oidc/leewaySeconds'"),
+        ({"leewaySeconds": -1}, "at '/auth/oidc/leewaySeconds'"),
+        ({"requiredScopes": ["orders read"]}, "at '/auth/oidc/requiredScopes/0'"),
+        ({"clientSecret": "s3cr3t"}, "additional properties 'clientSecret' not allowed"),
+    ],
+    ids=[
+        "http-issuer",
+        "issuer-with-query",
+        "http-jwks",
+        "hs256",
+        "none",
+        "no-algorithm",
+        "leeway-above-300",
+        "negative-leeway",
+        "scope-with-space",
+        "unknown-key",
+    ],
+)
+def test_bad_oidc_values_are_refused_by_the_schema(
+    projects: Projects, oidc: dict[str, Any], named: str
+) -> None:
+    with pytest.raises(helm_python.HelmValuesError) as refused:
+        projects.render("vault-none", {"auth": {"oidc": oidc}})
+    assert named in str(refused.value)
+
+
+def test_network_policy_lets_the_service_reach_its_provider(projects: Projects) -> None:
+    policy = projects.chart("vault-none", "defaults").one("NetworkPolicy", SLUG)
+    dns, *dependencies = policy["spec"]["egress"]
+    assert dns["ports"] == [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]
+    assert dependencies == [{"ports": [{"port": 443, "protocol": "TCP"}]}]
+    provider = {
+        "ports": [{"port": 443, "protocol": "TCP"}],
+        "to": [{"ipBlock": {"cidr": "203.0.113.0/24"}}],
+    }
+    narrowed = projects.render("vault-none", {"networkPolicy": {"egress": [provider]}})
+    assert narrowed.one("NetworkPolicy", SLUG)["spec"]["egress"] == [dns, provider]
+
+
+def test_no_auth_means_no_oidc_anywhere(projects: Projects) -> None:
+    chart = projects.chart_path(NO_AUTH)
+    files = [path for path in chart.rglob("*") if path.is_file()]
+    files.append(projects.project(NO_AUTH) / "deploy" / "argocd-application.yaml")
+    mentions = [str(path) for path in files if "oidc" in path.read_text().lower()]
+    assert not mentions, f"auth: none, yet OIDC in {mentions}"
+    assert "auth" not in yaml.safe_load((chart / "values.yaml").read_text())
+    assert "auth" not in json.loads((chart / "values.schema.json").read_text())["properties"]
+    for values_id in VALUE_SETS:
+        rendered = projects.chart(NO_AUTH, values_id)
+        assert "oidc" not in (yaml.safe_dump_all(rendered.manifests) + rendered.notes).lower()
+    with pytest.raises(helm_python.HelmValuesError, match="'auth' not allowed"):
+        projects.render(NO_AUTH, {"auth": {"oidc": {"issuer": ISSUER, "audience": SLUG}}})
+
+
 @pytest.mark.parametrize(
     ("project_id", "vault_port"),
-    [("vault-none", False), ("vault-agent", True), ("vault-api", True)],
+    [("vault-none", False), (NO_AUTH, True), ("vault-api", True)],
 )
 def test_network_policy_admits_only_what_needs_it(
     projects: Projects, project_id: str, vault_port: bool
@@ -405,6 +588,7 @@ def test_network_policy_admits_only_what_needs_it(
     expected = {53} | ({8200} if vault_port else set())
     expected |= {5432} if PROJECTS[project_id].get("database") == "postgresql" else set()
     expected |= {6379} if PROJECTS[project_id].get("cache") == "redis" else set()
+    expected |= {443} if authenticates(project_id) else set()
     assert egress_ports == expected
     exposed = projects.chart(project_id, "exposed").one("NetworkPolicy", "orders-service")
     peers = exposed["spec"]["ingress"][0]["from"]
@@ -567,7 +751,7 @@ def test_prometheus_rule_alerts_on_the_service_slos(projects: Projects) -> None:
 def test_prometheus_rule_needs_the_service_monitor(
     projects: Projects, values: dict[str, Any]
 ) -> None:
-    rendered = render_chart(projects.chart_path("vault-none"), values)
+    rendered = projects.render("vault-none", values)
     assert not rendered.all("PrometheusRule")
 
 
@@ -581,7 +765,7 @@ def test_prometheus_rule_follows_its_values(projects: Projects) -> None:
             "excludedRoutes": "/livez|/readyz|/metrics|/internal/.*",
         },
     }
-    rule = render_chart(projects.chart_path("vault-none"), values).one("PrometheusRule")
+    rule = projects.render("vault-none", values).one("PrometheusRule")
     alerts = {alert["alert"]: alert for alert in rule["spec"]["groups"][0]["rules"]}
     assert "6 * (1 - 0.995)" in alerts["ErrorBudgetBurnSlow"]["expr"]
     assert alerts["LatencyP99High"]["expr"].rstrip().endswith("> 0.25")
@@ -605,6 +789,7 @@ def test_prometheus_rule_follows_its_values(projects: Projects) -> None:
         ({"autoscaling": {"minReplicas": 8}}, "autoscaling.minReplicas (8)"),
         ({"settings": {"extra": {"DATABASE_PASSWORD": "x"}}}, "settings.extra.DATABASE_PASSWORD"),
         ({"settings": {"extra": {"PORT": "9000"}}}, "settings.extra.PORT"),
+        ({"settings": {"extra": {"OIDC_ISSUER": ISSUER}}}, "use auth.oidc.issuer instead"),
         ({"prometheusRule": {"availabilityObjective": 1}}, "/prometheusRule/availabilityObjective"),
         ({"prometheusRule": {"latencyFor": "soon"}}, "/prometheusRule/latencyFor"),
     ],
@@ -613,15 +798,15 @@ def test_bad_values_are_refused_by_name(
     projects: Projects, override: dict[str, Any], named: str
 ) -> None:
     with pytest.raises(helm_python.HelmError) as refused:
-        render_chart(projects.chart_path("vault-none"), override)
+        projects.render("vault-none", override)
     assert named in str(refused.value)
 
 
 def test_vault_values_exist_only_with_vault(projects: Projects) -> None:
     with pytest.raises(helm_python.HelmValuesError, match="'vault' not allowed"):
-        render_chart(projects.chart_path("vault-none"), {"vault": {"mode": "agent"}})
+        projects.render("vault-none", {"vault": {"mode": "agent"}})
     with pytest.raises(helm_python.HelmValuesError, match="/vault/mode"):
-        render_chart(projects.chart_path("vault-agent"), {"vault": {"mode": "api"}})
+        projects.render(NO_AUTH, {"vault": {"mode": "api"}})
 
 
 def test_every_value_is_documented(projects: Projects, project_id: str) -> None:
@@ -657,6 +842,10 @@ def test_schema_is_closed_on_our_own_shapes(projects: Projects, project_id: str)
         "networkPolicy",
     ):
         assert schema["properties"][key]["additionalProperties"] is False, key
+    if authenticates(project_id):
+        auth = schema["properties"]["auth"]
+        assert auth["additionalProperties"] is False
+        assert auth["properties"]["oidc"]["additionalProperties"] is False
 
 
 def test_chart_follows_the_project(projects: Projects, project_id: str) -> None:
@@ -694,6 +883,8 @@ def test_notes_say_how_to_check_and_reach_it(projects: Projects) -> None:
     assert f"helm test orders-service -n {NAMESPACE}" in notes
     assert "port-forward service/orders-service 8080:80" in notes
     assert "https://orders-service.example.com/" in projects.chart("vault-none", "exposed").notes
+    assert f"issued by\n{ISSUER} for the audience {SLUG}." in notes
+    assert "access token" not in projects.chart(NO_AUTH, "defaults").notes
 
 
 # The Prometheus Operator's kinds: checkov has no policy for them and does not count them.

@@ -26,6 +26,7 @@ from tests.containers import (
     image_size,
     standin_base,
 )
+from tests.oidc_standin import StandInProvider, stand_in_provider
 from tests.rendering import render, run
 from tests.servers import free_port
 from tests.test_generation import SLUG, SUPPORTED, Case
@@ -42,6 +43,21 @@ class BuiltImage:
     reference: str
     base: str
     env_prefix: str
+    # Set for a service that verifies access tokens: the provider it is run against.
+    provider: StandInProvider | None = None
+
+    def settings(self) -> dict[str, str]:
+        """The settings production gives the service, besides its port."""
+        if self.provider is None:
+            return {}
+        prefix = self.env_prefix
+        return {f"{prefix}OIDC_ISSUER": self.provider.issuer, f"{prefix}OIDC_AUDIENCE": SLUG}
+
+    def authorization(self, *scopes: str) -> str:
+        """The Authorization header a caller sends, if the service wants one."""
+        if self.provider is None:
+            return ""
+        return f"Authorization: Bearer {self.provider.token(SLUG, *scopes)}\r\n"
 
 
 @dataclass(frozen=True)
@@ -52,9 +68,10 @@ class Container:
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
-    def get(self, path: str) -> tuple[int, bytes]:
+    def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        request = urllib.request.Request(self.url(path), headers=headers or {})  # noqa: S310
         try:
-            with urllib.request.urlopen(self.url(path), timeout=5) as response:  # noqa: S310
+            with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
                 return int(response.status), bytes(response.read())
         except urllib.error.HTTPError as error:
             return error.code, error.read()
@@ -68,7 +85,7 @@ class Container:
 
 IMAGE_CASES = [
     Case("defaults"),
-    Case("postgresql-redis", {"database": "postgresql", "cache": "redis"}),
+    Case("postgresql-redis-no-auth", {"database": "postgresql", "cache": "redis", "auth": "none"}),
 ]
 
 
@@ -78,8 +95,18 @@ def test_dockerfile_passes_hadolint(case: Case, tmp_path: Path) -> None:
     run([str(HADOLINT), "--failure-threshold", "info", "Dockerfile"], project)
 
 
+@pytest.fixture(scope="module")
+def provider() -> Iterator[StandInProvider]:
+    with stand_in_provider() as running_provider:
+        yield running_provider
+
+
 @pytest.fixture(scope="module", params=IMAGE_CASES, ids=lambda case: case.id)
-def image(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> BuiltImage:
+def image(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    provider: StandInProvider,
+) -> BuiltImage:
     engine_or_skip()
     case: Case = request.param
     project = render(case.data, tmp_path_factory.mktemp(case.id) / SLUG)
@@ -89,13 +116,18 @@ def image(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     reference = f"localhost/{SLUG}:{case.id}"
     build_image(project, reference, base)
     # Kept after the run: the next build reuses its layers.
-    return BuiltImage(case.id, reference, base, f"{case.answer('package_name').upper()}_")
+    prefix = f"{case.answer('package_name').upper()}_"
+    verifies_tokens = case.answer("auth") == "oidc"
+    return BuiltImage(case.id, reference, base, prefix, provider if verifies_tokens else None)
 
 
 @contextmanager
-def running(image: BuiltImage) -> Iterator[Container]:
-    """The image run as production runs it: read-only root, /tmp on tmpfs, default user."""
+def running(image: BuiltImage, settings: dict[str, str] | None = None) -> Iterator[Container]:
+    """The image run as production runs it: read-only root, /tmp on tmpfs, default user,
+    with the settings production gives it (or `settings`)."""
     port = free_port()
+    environment = {**(image.settings() if settings is None else settings)}
+    environment[f"{image.env_prefix}PORT"] = str(port)
     container_id = command(
         [
             docker(),
@@ -106,8 +138,7 @@ def running(image: BuiltImage) -> Iterator[Container]:
             "/tmp",  # noqa: S108 - the container's own tmpfs
             "--network",
             "host",
-            "--env",
-            f"{image.env_prefix}PORT={port}",
+            *(f"--env={name}={value}" for name, value in environment.items()),
             image.reference,
         ]
     ).strip()
@@ -161,6 +192,47 @@ def test_serves_probes_and_docs(
 
 
 @pytest.mark.xdist_group("containers")
+def test_the_api_needs_a_token_when_the_service_checks_them(image: BuiltImage) -> None:
+    with running(image) as container:
+        wait_until(answers(container, "/livez"), 10, "/livez answering 200")
+        anonymous = container.get("/api/v1/items")
+        ready = json.loads(container.get("/readyz")[1])
+        if image.provider is None:
+            # auth=none: a gateway or mesh in front authenticates every call.
+            assert anonymous[0] == 200
+            assert "identity_provider" not in ready["checks"]
+            return
+        token = image.provider.token(SLUG, "items:read")
+        authorized = container.get("/api/v1/items", {"Authorization": f"Bearer {token}"})
+
+    assert anonymous[0] == 401
+    assert authorized[0] == 200
+    assert ready["checks"]["identity_provider"] == "ok"
+
+
+@pytest.mark.xdist_group("containers")
+def test_refuses_to_start_without_a_token_issuer(image: BuiltImage) -> None:
+    if image.provider is None:
+        with running(image, settings={}) as container:
+            # auth=none: production needs no provider, and starts without one.
+            wait_until(answers(container, "/livez"), 10, "/livez answering 200")
+        return
+    with running(image, settings={}) as container:
+        wait_until(
+            lambda: inspect(container.id, ".State.Status") == "exited", 10, "the service exiting"
+        )
+        logs = container.logs().strip().splitlines()
+        exit_code = inspect(container.id, ".State.ExitCode")
+
+    assert exit_code != 0
+    prefix = image.env_prefix
+    assert logs[-1].endswith(
+        f"{prefix}OIDC_ISSUER and {prefix}OIDC_AUDIENCE must be set in production: the service "
+        "answers no API request without an access token it can verify"
+    ), logs
+
+
+@pytest.mark.xdist_group("containers")
 def test_runs_as_an_unprivileged_user(image: BuiltImage) -> None:
     assert inspect(image.reference, ".Config.User") == "10001:10001"
     with running(image) as container:
@@ -188,6 +260,7 @@ def test_stop_lets_an_in_flight_request_finish(image: BuiltImage) -> None:
         head = (
             "POST /api/v1/items HTTP/1.1\r\nHost: localhost\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            f"{image.authorization('items:write')}"
             "Connection: close\r\n\r\n"
         ).encode()
         with socket.create_connection(("127.0.0.1", container.port), timeout=15) as client:

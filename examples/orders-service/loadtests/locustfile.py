@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import random
 import uuid
 from http import HTTPStatus
+from typing import ClassVar
 
 from locust import FastHttpUser, between, task
 
@@ -15,6 +17,10 @@ ITEM_ROUTE = ITEMS + "/{item_id}"
 
 class ItemsUser(FastHttpUser):
     wait_time = between(0.01, 0.1)
+    # The access token loadtests/run.py got from the local OpenID provider, on every request.
+    default_headers: ClassVar[dict[str, str] | None] = {
+        "Authorization": f"Bearer {os.environ['LOAD_ACCESS_TOKEN']}"
+    }
 
     def on_start(self) -> None:
         self.item_ids: list[str] = []

@@ -14,11 +14,16 @@ from orders_service.config import Environment, Settings
 from orders_service.core.db import Base
 from orders_service.main import create_app
 from orders_service.state import AppState
+from tests.oidc import running_provider
 
 
 def make_settings(**overrides: Any) -> Settings:
-    """Test settings: no `.env`, no environment variables beyond what is given."""
-    values: dict[str, Any] = {"environment": Environment.TEST, "cache_url": "memory://"}
+    """Test settings: no `.env`, tokens from the session's local provider, and `overrides`."""
+    values: dict[str, Any] = {
+        "environment": Environment.TEST,
+        "cache_url": "memory://",
+        **running_provider().settings(),
+    }
     values.update(overrides)
     return Settings(_env_file=None, **values)
 
@@ -32,12 +37,33 @@ async def running_app(settings: Settings, **options: Any) -> AsyncIterator[FastA
 
 
 @asynccontextmanager
-async def client_of(app: FastAPI, **transport: Any) -> AsyncIterator[AsyncClient]:
-    """An HTTP client that calls the app in process (`transport`: ASGITransport's options)."""
+async def client_of(
+    app: FastAPI, *, authorized: bool = True, **transport: Any
+) -> AsyncIterator[AsyncClient]:
+    """An HTTP client that calls the app in process (`transport`: ASGITransport's options),
+    with an access token for every scope the app's routes declare unless not `authorized`."""
+    headers = {}
+    if authorized:
+        token = running_provider().token(*every_scope(app))
+        headers["Authorization"] = f"Bearer {token}"
     async with AsyncClient(
-        transport=ASGITransport(app=app, **transport), base_url="http://testserver"
+        transport=ASGITransport(app=app, **transport),
+        base_url="http://testserver",
+        headers=headers,
     ) as client:
         yield client
+
+
+def every_scope(app: FastAPI) -> set[str]:
+    """The scopes the app's operations require (their OpenAPI security requirements)."""
+    return {
+        scope
+        for operations in app.openapi()["paths"].values()
+        for operation in operations.values()
+        for requirement in operation.get("security", ())
+        for scopes in requirement.values()
+        for scope in scopes
+    }
 
 
 async def delete_all_rows(state: AppState) -> None:

@@ -18,6 +18,14 @@ from orders_service.config import Settings
 from orders_service.state import AppState, app_state
 from tests.apps import client_of, delete_all_rows, make_settings, running_app
 from tests.logs import LogLines, json_lines
+from tests.oidc import LocalProvider, local_provider
+
+
+@pytest.fixture(scope="session", autouse=True)
+def oidc_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalProvider]:
+    """The local OpenID provider every app of the session trusts (tests/oidc.py)."""
+    with local_provider(tmp_path_factory.mktemp("oidc")) as provider:
+        yield provider
 
 
 @pytest.fixture

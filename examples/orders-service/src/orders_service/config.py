@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -21,6 +21,11 @@ from .vault.client import VaultSettingsSource
 SERVICE = "orders-service"
 ENV_PREFIX = "ORDERS_SERVICE_"
 
+# The JWS algorithms an access token may be signed with: asymmetric only, since the keys come
+# from the provider's public JWKS (an HS* token would need a secret shared with the provider).
+SigningAlgorithm = Literal[
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"
+]
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "password"})
 
 # The URL schemes this service was generated for (the Copier answers `database` and `cache`).
@@ -90,6 +95,25 @@ class Settings(BaseSettings):
     rate_limit_window_seconds: Annotated[float, Field(gt=0)] = 60.0
     rate_limit_key_header: Annotated[str, Field(pattern="^[A-Za-z0-9-]+$")] | None = None
 
+    # Access tokens (auth/): JWTs signed by this OpenID provider for this audience. Both are
+    # required when deployed; in development `make run` starts a local provider and sets them.
+    oidc_issuer: Annotated[str, Field(pattern="^https?://[^/]")] | None = None
+    oidc_audience: Annotated[str, Field(min_length=1)] | None = None
+    # Else the `jwks_uri` of the issuer's discovery document.
+    oidc_jwks_url: Annotated[str, Field(pattern="^https?://[^/]")] | None = None
+    oidc_algorithms: Annotated[tuple[SigningAlgorithm, ...], Field(min_length=1)] = (
+        "RS256",
+        "ES256",
+    )
+    oidc_leeway_seconds: Annotated[float, Field(ge=0, le=300)] = 30.0
+    # Scopes every request's token must carry, besides those of its route.
+    oidc_required_scopes: tuple[str, ...] = ()
+    # The provider's keys are fetched again this often, and at most this often for a token
+    # signed by a key not seen yet (the provider rotated its keys).
+    oidc_keys_refresh_seconds: Annotated[float, Field(gt=0)] = 3600.0
+    oidc_unknown_key_refetch_seconds: Annotated[float, Field(ge=0)] = 30.0
+    oidc_timeout_seconds: Annotated[float, Field(gt=0)] = 5.0
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -152,6 +176,21 @@ class Settings(BaseSettings):
             msg = (
                 f"vault_database_role is set but database_url is SQLite, which has no logins: "
                 f"point {ENV_PREFIX}DATABASE_URL at PostgreSQL or unset {ENV_PREFIX}VAULT_DATABASE_ROLE"
+            )
+            raise ValueError(msg)
+        return self
+
+    @model_validator(mode="after")
+    def _require_a_token_issuer_when_deployed(self) -> Self:
+        missing = [
+            f"{ENV_PREFIX}{name.upper()}"
+            for name in ("oidc_issuer", "oidc_audience")
+            if getattr(self, name) is None
+        ]
+        if self.environment.deployed and missing:
+            msg = (
+                f"{' and '.join(missing)} must be set in {self.environment}: the service answers "
+                "no API request without an access token it can verify"
             )
             raise ValueError(msg)
         return self

@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .api.health import router as health_router
 from .api.router import router as api_router
+from .auth.verifier import open_token_verifier
 from .cache.fast_reads import CachedReadRoute
 from .config import SERVICE, Settings, get_settings
 from .core.problems import Problem, add_problem_handlers
@@ -84,9 +85,11 @@ def lifespan(
         async with (
             open_state(settings) as state,
             open_rate_limiter(settings) as rate_limiter,
+            open_token_verifier(settings) as token_verifier,
             AsyncExitStack() as domains,
         ):
             state.rate_limiter = rate_limiter
+            state.token_verifier = token_verifier
             for domain in DOMAINS:
                 if domain.lifespan is not None:
                     await domains.enter_async_context(domain.lifespan(state))

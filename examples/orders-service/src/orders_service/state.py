@@ -14,6 +14,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
+from .auth.verifier import TokenVerifier
 from .cache.aside import CacheAside
 from .cache.store import create_cache
 from .config import Settings
@@ -58,6 +59,7 @@ class AppState:
     session_factory: async_sessionmaker[AsyncSession]
     cache: CacheAside
     rate_limiter: RateLimiter | None = None
+    token_verifier: TokenVerifier | None = None
     vault: VaultClient | None = None
 
     _domains: dict[StateKey[Any], object] = field(default_factory=dict)
@@ -84,6 +86,11 @@ class AppState:
         if self.vault is not None:
             dependencies["vault"] = Dependency(
                 partial(asyncio.to_thread, self.vault.is_ready), required=False
+            )
+        if self.token_verifier is not None:
+            # Reported, not required: tokens still verify with the keys fetched before.
+            dependencies["identity_provider"] = Dependency(
+                self.token_verifier.keys.check, required=False
             )
         return dependencies
 

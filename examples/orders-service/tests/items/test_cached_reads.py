@@ -191,10 +191,10 @@ async def test_reads_under_a_root_path_are_answered_too(
     assert len(routed_reads) == 1
 
 
-async def require_token(authorization: Annotated[str | None, Header()] = None) -> None:
-    """What a team adds to protect its API: no token, no answer."""
-    if authorization != f"Bearer {TOKEN}":
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "A bearer token is required.")
+async def require_token(x_api_key: Annotated[str | None, Header()] = None) -> None:
+    """What a team adds to protect its API (an API key here): no key, no answer."""
+    if x_api_key != TOKEN:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "An API key is required.")
 
 
 class TokenMiddleware:
@@ -205,7 +205,7 @@ class TokenMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = Headers(scope=scope)
-        if scope["type"] == "http" and headers.get("authorization") != f"Bearer {TOKEN}":
+        if scope["type"] == "http" and headers.get("x-api-key") != TOKEN:
             await PlainTextResponse("token required", 401)(scope, receive, send)
             return
         await self.app(scope, receive, send)
@@ -255,9 +255,7 @@ async def read_a_cached_item_without_a_token(app: FastAPI, client: AsyncClient) 
         ItemCreate(**item_payload(name="Kept"))
     )
     url = f"{ITEMS}/{item.id}"
-    with_token = [
-        await client.get(url, headers={"authorization": f"Bearer {TOKEN}"}) for _ in range(2)
-    ]
+    with_token = [await client.get(url, headers={"x-api-key": TOKEN}) for _ in range(2)]
     assert [r.status_code for r in with_token] == [200, 200]
     cached = await state.cache.peek(cache_key(item.id))
     assert cached is not None, "the read was not cached: a refusal would prove nothing"

@@ -67,10 +67,10 @@ async def test_other_spellings_of_an_id_are_left_to_the_route(
     assert routed_reads == [order_id, order_id]
 
 
-async def require_token(authorization: Annotated[str | None, Header()] = None) -> None:
-    """What a team adds to protect its API: no token, no answer."""
-    if authorization != f"Bearer {TOKEN}":
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "A bearer token is required.")
+async def require_token(x_api_key: Annotated[str | None, Header()] = None) -> None:
+    """What a team adds to protect its API (an API key here): no key, no answer."""
+    if x_api_key != TOKEN:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "An API key is required.")
 
 
 AUTH = Depends(require_token)
@@ -100,9 +100,7 @@ async def read_a_cached_order_without_a_token(app: FastAPI, client: AsyncClient)
     service = OrderService(state.session_factory, state.cache)
     created = await service.create(OrderCreate(**order_payload(name="Kept")))
     url = f"{URL}/{created.id}"
-    with_token = [
-        await client.get(url, headers={"authorization": f"Bearer {TOKEN}"}) for _ in range(2)
-    ]
+    with_token = [await client.get(url, headers={"x-api-key": TOKEN}) for _ in range(2)]
     assert [r.status_code for r in with_token] == [200, 200]
     assert await state.cache.peek(cache_key(created.id)) is not None, "not cached: proves nothing"
     without = await client.get(url)

@@ -35,6 +35,7 @@ INFRASTRUCTURE = (
     "api",
     "observability",
     "ratelimit",
+    "auth",
     "vault",
     "migrations",
     "state",

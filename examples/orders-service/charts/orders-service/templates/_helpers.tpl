@@ -188,6 +188,9 @@ Refuse values the schema cannot express (relations between values), naming each 
 {{- $errors = append $errors (printf "settings.extra.%s looks like a secret: put it in the Secret named by existingSecret, never in values" $name) }}
 {{- end }}
 {{- end }}
+{{- if .Values.auth }}
+{{- $errors = concat $errors (include "app.authErrors" . | splitList "\n" | compact) }}
+{{- end }}
 {{- if $errors }}
 {{- fail (printf "\n%s" (join "\n" $errors)) }}
 {{- end }}

@@ -7,12 +7,17 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
+from ..auth.dependencies import auth_responses, requires
 from ..cache.fast_reads import answered_from_cache
 from ..core.problems import problem_responses
 from ..ratelimit.limiter import LimitedRoute, api_rate_limit, rate_limit_responses
 from .dependencies import ItemServiceDep, get_item_service
 from .schemas import ItemCreate, ItemPage, ItemRead, ItemUpdate
 from .service import cache_key
+
+# The scopes an access token needs for each kind of route.
+READ = "items:read"
+WRITE = "items:write"
 
 # Deep offsets make the database skip that many rows on every request.
 MAX_OFFSET = 10_000
@@ -31,14 +36,16 @@ router = APIRouter(
     prefix="/items",
     tags=["items"],
     route_class=LimitedRoute,
-    dependencies=[Depends(api_rate_limit)],
-    responses=rate_limit_responses(),
+    # Every route needs a valid access token, and names the scope it needs besides.
+    dependencies=[requires(), Depends(api_rate_limit)],
+    responses={**auth_responses(), **rate_limit_responses()},
 )
 
 
 @router.post(
     "",
     summary="Create an item",
+    dependencies=[requires(WRITE)],
     status_code=status.HTTP_201_CREATED,
     responses={status.HTTP_201_CREATED: CREATED, **problem_responses(400, 409, 415, 422)},
 )
@@ -51,7 +58,12 @@ async def create_item(
     return item
 
 
-@router.get("", summary="List items", responses=problem_responses(422))
+@router.get(
+    "",
+    summary="List items",
+    dependencies=[requires(READ)],
+    responses=problem_responses(422),
+)
 async def list_items(
     service: ItemServiceDep,
     limit: Annotated[int, Query(ge=1, le=100, description="Items per page")] = 20,
@@ -65,6 +77,7 @@ async def list_items(
 @router.get(
     "/{item_id}",
     summary="Read an item",
+    dependencies=[requires(READ)],
     response_model=ItemRead,
     responses=problem_responses(404, 422),
 )
@@ -79,6 +92,7 @@ async def read_item(item_id: UUID, service: ItemServiceDep) -> Response:
 @router.patch(
     "/{item_id}",
     summary="Update an item",
+    dependencies=[requires(WRITE)],
     responses=problem_responses(400, 404, 409, 415, 422),
 )
 async def update_item(item_id: UUID, data: ItemUpdate, service: ItemServiceDep) -> ItemRead:
@@ -88,6 +102,7 @@ async def update_item(item_id: UUID, data: ItemUpdate, service: ItemServiceDep) 
 @router.delete(
     "/{item_id}",
     summary="Delete an item",
+    dependencies=[requires(WRITE)],
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,  # no body, so no Content-Type
     responses=problem_responses(404, 422),

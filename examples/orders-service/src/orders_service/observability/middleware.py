@@ -22,6 +22,14 @@ _HEADER_NAME = HEADER.lower().encode()
 
 # Where code that answers before FastAPI routes a request names the route it answered for.
 ROUTE_TEMPLATE = "route_template"
+# Where code serving a request leaves fields for its access line (the caller's subject).
+ACCESS_LOG_FIELDS = "access_log_fields"
+
+
+def access_log_fields(scope: Scope) -> dict[str, object]:
+    """The request's fields for its access line, to add to while serving it."""
+    fields: dict[str, object] = scope.setdefault(ACCESS_LOG_FIELDS, {})
+    return fields
 
 
 def route_template(scope: Scope) -> str:
@@ -93,6 +101,8 @@ def log_access(scope: Scope, route: str, status: int, seconds: float) -> None:
         "duration_ms": round(milliseconds, 3),
         "client": client[0] if client else None,
     }
+    if added := scope.get(ACCESS_LOG_FIELDS):
+        fields.update(added)
     message = "%s %s %d %.1f ms"
     arguments = (method, path, status, milliseconds)
     handler = sole_json_handler(access_logger)

@@ -7,12 +7,17 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
+from ..auth.dependencies import auth_responses, requires
 from ..cache.fast_reads import answered_from_cache
 from ..core.problems import problem_responses
 from ..ratelimit.limiter import LimitedRoute, api_rate_limit, rate_limit_responses
 from .dependencies import OrderServiceDep, get_order_service
 from .schemas import OrderCreate, OrderPage, OrderRead, OrderUpdate
 from .service import cache_key
+
+# The scopes an access token needs for each kind of route.
+READ = "orders:read"
+WRITE = "orders:write"
 
 # Deep offsets make the database skip that many rows on every request.
 MAX_OFFSET = 10_000
@@ -31,14 +36,16 @@ router = APIRouter(
     prefix="/orders",
     tags=["orders"],
     route_class=LimitedRoute,
-    dependencies=[Depends(api_rate_limit)],
-    responses=rate_limit_responses(),
+    # Every route needs a valid access token, and names the scope it needs besides.
+    dependencies=[requires(), Depends(api_rate_limit)],
+    responses={**auth_responses(), **rate_limit_responses()},
 )
 
 
 @router.post(
     "",
     summary="Create an order",
+    dependencies=[requires(WRITE)],
     status_code=status.HTTP_201_CREATED,
     responses={status.HTTP_201_CREATED: CREATED, **problem_responses(400, 409, 415, 422)},
 )
@@ -51,7 +58,12 @@ async def create_order(
     return created
 
 
-@router.get("", summary="List orders", responses=problem_responses(422))
+@router.get(
+    "",
+    summary="List orders",
+    dependencies=[requires(READ)],
+    responses=problem_responses(422),
+)
 async def list_orders(
     service: OrderServiceDep,
     limit: Annotated[int, Query(ge=1, le=100, description="Orders per page")] = 20,
@@ -66,6 +78,7 @@ async def list_orders(
 @router.get(
     "/{order_id}",
     summary="Read an order",
+    dependencies=[requires(READ)],
     response_model=OrderRead,
     responses=problem_responses(404, 422),
 )
@@ -80,6 +93,7 @@ async def read_order(order_id: UUID, service: OrderServiceDep) -> Response:
 @router.patch(
     "/{order_id}",
     summary="Update an order",
+    dependencies=[requires(WRITE)],
     responses=problem_responses(400, 404, 409, 415, 422),
 )
 async def update_order(order_id: UUID, data: OrderUpdate, service: OrderServiceDep) -> OrderRead:
@@ -89,6 +103,7 @@ async def update_order(order_id: UUID, data: OrderUpdate, service: OrderServiceD
 @router.delete(
     "/{order_id}",
     summary="Delete an order",
+    dependencies=[requires(WRITE)],
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,  # no body, so no Content-Type
     responses=problem_responses(404, 422),
