@@ -319,6 +319,7 @@ TEST_MODULES = (
     "test_cached_reads",
     "test_migration",
     "test_router",
+    "test_scopes",  # the default services check access tokens (auth=oidc)
     "test_service",
 )
 

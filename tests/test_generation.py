@@ -91,6 +91,7 @@ DEFAULTS: dict[str, Any] = {
     "database": "sqlite",
     "cache": "memory",
     "vault": "none",
+    "auth": "oidc",
     "helm": True,
     "github_actions": True,
 }

@@ -281,7 +281,7 @@ def test_stop_lets_an_in_flight_request_finish(image: BuiltImage) -> None:
 
     assert response.startswith(b"HTTP/1.1 201"), response[:200]
     assert stop_seconds < STOP_BUDGET_SECONDS
-    assert exit_code in (0, 143)
+    assert exit_code == 0, "a graceful stop is a clean exit"
 
 
 @pytest.mark.xdist_group("containers")

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -68,3 +72,30 @@ def test_a_url_it_cannot_use_stops_it_with_one_line(
 
     assert stopped.returncode == 1
     assert stopped.stderr == f"{PACKAGE} cannot start: {message}\n"
+
+
+def test_sigterm_stops_it_gracefully_with_exit_status_0(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {name: value for name, value in os.environ.items() if not name.startswith(ENV_PREFIX)}
+    env[f"{ENV_PREFIX}PORT"] = str(port)
+    env[f"{ENV_PREFIX}DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'stop.db'}"
+    server = subprocess.Popen(  # noqa: S603 - this interpreter and this package
+        [sys.executable, "-m", PACKAGE], cwd=tmp_path, env=env, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/livez", timeout=1):
+                    break
+            except OSError:
+                assert server.poll() is None, "the service exited before answering"
+                assert time.monotonic() < deadline, "the service did not answer within 30 s"
+                time.sleep(0.05)
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=30) == 0
+    finally:
+        server.kill()
+        server.wait()

@@ -630,8 +630,9 @@ def serve(options: ServerOptions, ready_file: Path | None = None) -> int:
 def run(options: ServerOptions, env_prefix: str, command: list[str]) -> int:
     """Run `command` (the service) trusting a provider started here, unless one is configured.
 
-    The command gets `<prefix>OIDC_ISSUER` and `<prefix>OIDC_AUDIENCE` for this provider. When
-    the issuer is already set, in the environment or in `.env`, it runs as it is, alone.
+    The command gets `<prefix>OIDC_ISSUER`, `<prefix>OIDC_AUDIENCE` and
+    `<prefix>OIDC_DOCS_CLIENT_ID` for this provider. When the issuer is already set, in the
+    environment or in `.env`, it runs as it is, alone.
     """
     issuer_variable = f"{env_prefix}OIDC_ISSUER"
     if _is_configured(issuer_variable, Path(".env")):
@@ -643,6 +644,8 @@ def run(options: ServerOptions, env_prefix: str, command: list[str]) -> int:
         **os.environ,
         issuer_variable: issuer,
         f"{env_prefix}OIDC_AUDIENCE": options.audience,
+        # Swagger UI's Authorize then signs in here (authorization code with PKCE).
+        f"{env_prefix}OIDC_DOCS_CLIENT_ID": DOCS_CLIENT_ID,
     }
     try:
         return _run_child(command, environment)

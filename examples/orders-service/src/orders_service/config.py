@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     oidc_keys_refresh_seconds: Annotated[float, Field(gt=0)] = 3600.0
     oidc_unknown_key_refetch_seconds: Annotated[float, Field(ge=0)] = 30.0
     oidc_timeout_seconds: Annotated[float, Field(gt=0)] = 5.0
+    # Swagger UI's client at the provider, a public one (authorization code with PKCE): set,
+    # /docs signs in there; unset, it takes a pasted token.
+    oidc_docs_client_id: Annotated[str, Field(min_length=1)] | None = None
 
     @classmethod
     def settings_customise_sources(

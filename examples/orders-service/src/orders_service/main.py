@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from functools import partial
 from importlib.metadata import version
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .api.health import router as health_router
 from .api.router import router as api_router
+from .auth.docs import add_sign_in, swagger_ui_sign_in
 from .auth.verifier import open_token_verifier
 from .cache.fast_reads import CachedReadRoute
 from .config import SERVICE, Settings, get_settings
@@ -38,6 +40,8 @@ class Service(FastAPI):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        # What adds to the generated OpenAPI document, in order (see `openapi`).
+        self.openapi_extensions: list[Callable[[dict[str, Any]], None]] = []
         # Outside every other middleware, Starlette's error handler included: its 500s are
         # counted, logged and carry the request ID (and the rate limit's headers) too.
         self._observed = ObservabilityMiddleware(
@@ -71,6 +75,8 @@ class Service(FastAPI):
             )
             schemas = schema.setdefault("components", {}).setdefault("schemas", {})
             schemas["Problem"] = Problem.model_json_schema()
+            for extend in self.openapi_extensions:
+                extend(schema)
             self.openapi_schema = schema
         return self.openapi_schema
 
@@ -139,6 +145,10 @@ def create_app(
     app.include_router(health_router)
     app.include_router(metrics_router)
     app.include_router(api)
+    if settings.oidc_issuer is not None and settings.oidc_docs_client_id is not None:
+        # Swagger UI's Authorize signs in at the provider, besides taking a pasted token.
+        app.openapi_extensions.append(partial(add_sign_in, issuer=settings.oidc_issuer))
+        app.swagger_ui_init_oauth = swagger_ui_sign_in(settings.oidc_docs_client_id, app.openapi())
     if tracing is not None:
         tracing.instrument_app(app)
     record_build(SERVICE, app.version)
