@@ -52,6 +52,11 @@ class RunningService:
 
     url: str
     lines: list[str] = field(default_factory=list)
+    # An access token from the local OpenID provider `make run` starts beside the service.
+    token: str = ""
+
+    def authorized(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
 
     def request(
         self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
@@ -94,13 +99,46 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def service(project: Path) -> Iterator[RunningService]:
-    """`python -m <package>` on a free loopback port, with a low rate limit."""
+    """`python -m <package>` on a free loopback port, with a low rate limit, trusting the
+    project's local OpenID provider (started on another free port)."""
+    ready = project.parent / "issuer"
+    provider = subprocess.Popen(
+        [
+            *("uv", "run", "--no-sync", "python", "tools/oidc_provider.py", "serve"),
+            *("--port", "0", "--audience", SLUG, "--ready-file", str(ready)),
+        ],
+        cwd=project,
+        env=subprocess_env({}),
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        issuer = wait_for_issuer(ready, provider)
+        yield from serving(project, issuer)
+    finally:
+        provider.terminate()
+        provider.wait(timeout=15)
+
+
+def wait_for_issuer(ready: Path, provider: subprocess.Popen[bytes]) -> str:
+    """The provider's issuer URL, once it listens."""
+    deadline = time.monotonic() + START_WITHIN_SECONDS
+    while not ready.exists():
+        if provider.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"the local OpenID provider did not start (exit {provider.poll()})")
+        time.sleep(0.05)
+    return ready.read_text().strip()
+
+
+def serving(project: Path, issuer: str) -> Iterator[RunningService]:
+    """`python -m <package>` on a free loopback port, trusting `issuer`, until closed."""
     port = free_port()
     env = subprocess_env(
         {
             f"{PREFIX}PORT": str(port),
             f"{PREFIX}DATABASE_URL": f"sqlite+aiosqlite:///{project.parent / 'running.db'}",
             f"{PREFIX}RATE_LIMIT_REQUESTS": str(LIMIT),
+            f"{PREFIX}OIDC_ISSUER": issuer,
+            f"{PREFIX}OIDC_AUDIENCE": SLUG,
         }
     )
     command = ["uv", "run", "--no-sync", "python", "-m", PACKAGE]
@@ -118,6 +156,13 @@ def service(project: Path) -> Iterator[RunningService]:
         reader.start()
         try:
             wait_until_serving(running, server)
+            running.token = run(
+                [
+                    *("uv", "run", "--no-sync", "python", "tools/oidc_provider.py", "token"),
+                    *("--issuer", issuer, "--openapi", "openapi.json"),
+                ],
+                project,
+            ).splitlines()[-1]
             yield running
         finally:
             os.killpg(server.pid, signal.SIGTERM)
@@ -188,7 +233,10 @@ def test_metrics_show_the_requests(service: RunningService) -> None:
 
 
 def test_past_the_limit_the_api_answers_429(service: RunningService) -> None:
-    answers = [service.request("GET", "/api/v1/items") for _ in range(LIMIT + 1)]
+    answers = [
+        service.request("GET", "/api/v1/items", headers=service.authorized())
+        for _ in range(LIMIT + 1)
+    ]
 
     assert [answer.status for answer in answers] == [200] * LIMIT + [429]
     assert answers[0].headers["ratelimit-limit"] == str(LIMIT)

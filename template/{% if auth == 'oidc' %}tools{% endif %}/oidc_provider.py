@@ -14,7 +14,7 @@ read again whenever it changes, so a test rotates keys by rewriting it (`write_k
 
     python tools/oidc_provider.py serve [--port 8090] [--ready-file PATH]
     python tools/oidc_provider.py run --env-prefix ORDERS_ -- python -m orders  # service + provider
-    python tools/oidc_provider.py token [--scope "items:read items:write"] [--openapi openapi.json]
+    python tools/oidc_provider.py token [--scope "items:read"] [--openapi openapi.json]
     python tools/oidc_provider.py rotate
 """
 
@@ -63,7 +63,6 @@ MAX_PORT: Final = 65535
 DEFAULT_KEYS: Final = Path(".data/oidc-provider/keys.json")
 DEFAULT_AUDIENCE: Final = "local-service"
 DEFAULT_TOKEN_SECONDS: Final = 300
-DEFAULT_SCOPE: Final = "items:read items:write"
 
 SERVICE_CLIENT_ID: Final = "local-service"
 # Published on purpose: this provider only ever runs on a developer's machine or in tests.
@@ -811,9 +810,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     token_parser.add_argument(
         "--issuer", default=issuer_url(DEFAULT_HOST, DEFAULT_PORT), help="default: %(default)s"
     )
-    token_parser.add_argument("--scope", default=DEFAULT_SCOPE, help="default: %(default)s")
     token_parser.add_argument(
-        "--openapi", type=Path, help="with an empty --scope, ask for every scope this names"
+        "--scope", default="", help="space-separated; default: every scope --openapi names"
+    )
+    token_parser.add_argument(
+        "--openapi", type=Path, help="without --scope, ask for every scope this document names"
     )
     token_parser.add_argument("--client-id", default=SERVICE_CLIENT_ID, help="default: %(default)s")
     token_parser.add_argument(

@@ -17,7 +17,7 @@ import jwt
 from tools.oidc_provider import generate_key_set, load_key_set, write_key_set
 
 PROVIDER = Path(__file__).resolve().parent.parent / "tools" / "oidc_provider.py"
-AUDIENCE = "{{ project_slug }}"
+AUDIENCE = "orders-service"
 CLIENT_ID = "local-service"
 # The local provider's development client (tools/oidc_provider.py).
 CLIENT_SECRET = "local-dev-secret"

@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     forwarded_allow_ips: str = "127.0.0.1"
     keep_alive_seconds: Annotated[int, Field(ge=1)] = 5
     graceful_shutdown_seconds: Annotated[int, Field(ge=1)] = 20
+    # How long a required dependency may fail readiness checks, its fallback down too,
+    # before the pod leaves rotation (docs/operations.md of the template).
+    readiness_grace_seconds: Annotated[float, Field(ge=0)] = 30.0
 
     database_url: str = f"sqlite+aiosqlite:///./.data/{SERVICE}.db"
     database_password: SecretStr | None = None

@@ -34,6 +34,9 @@ class Dependency:
     # False where the service degrades without it (the cache) or already has what it
     # needs from it (Vault, read at start-up): failing every pod at once would be worse.
     required: bool
+    # The dependency that still serves part of the traffic while this one is down (the
+    # cache, for reads): the pod stays in rotation while it answers.
+    fallback: str | None = None
 
 
 class StateKey[T]:
@@ -62,6 +65,8 @@ class AppState:
     token_verifier: TokenVerifier | None = None
     vault: VaultClient | None = None
 
+    # When each dependency's readiness checks began to fail (api/health.py).
+    down_since: dict[str, float] = field(default_factory=dict)
     _domains: dict[StateKey[Any], object] = field(default_factory=dict)
 
     def __getitem__[T](self, key: StateKey[T]) -> T:
@@ -80,8 +85,8 @@ class AppState:
     def dependencies(self) -> dict[str, Dependency]:
         """What readiness checks, and which of it the service cannot serve without."""
         dependencies = {
-            "database": Dependency(partial(ping, self.engine), required=True),
-            "cache": Dependency(self.cache.cache.ping, required=False),
+            "database": Dependency(partial(ping, self.engine), required=True, fallback="cache"),
+            "cache": Dependency(self.cache.ping, required=False),
         }
         if self.vault is not None:
             dependencies["vault"] = Dependency(

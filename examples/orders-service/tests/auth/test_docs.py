@@ -50,10 +50,21 @@ async def test_with_a_client_the_docs_sign_in_at_the_provider(
     }
     read = document["paths"][ITEMS]["get"]["security"]
     assert read == [{"accessToken": ["items:read"]}, {SCHEME: ["items:read"]}]
+    # Every scope an operation names, ticked: a domain added later brings its own.
+    named = sorted(
+        {
+            scope
+            for operations in document["paths"].values()
+            for operation in operations.values()
+            for requirement in operation.get("security", [])
+            for scope in requirement.get(SCHEME, [])
+        }
+    )
+    assert {"items:read", "items:write"} <= set(named)
     assert init_oauth(docs) == {
         "clientId": DOCS_CLIENT,
         "usePkceWithAuthorizationCodeGrant": True,
-        "scopes": "openid items:read items:write",
+        "scopes": " ".join(["openid", *named]),
     }
 
 

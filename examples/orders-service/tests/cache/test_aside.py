@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from orders_service.cache.aside import MISSING, CacheAside
+import pytest
+
+from orders_service.cache.aside import MISSING, CacheAside, LoadFailedError
 from orders_service.cache.store import MemoryCache
 from tests.cache.test_store import FakeClock
 
@@ -137,6 +139,58 @@ class TestStampedeAcrossReplicas:
         assert await cache.get("k", loader) == b"value"
         assert loader.calls == 1
         assert await shared.get("lock:k") == b"1", "another replica's lock is not released"
+
+
+class FailingLoader(CountingLoader):
+    """A loader whose database is down."""
+
+    async def __call__(self) -> bytes | None:
+        await super().__call__()
+        raise ConnectionRefusedError(111, "Connect call failed")
+
+
+class TestAFailedLoad:
+    async def test_releases_its_lock_and_tells_the_waiting_replicas_at_once(self) -> None:
+        shared = MemoryCache(max_entries=10)
+        leader, other = (
+            CacheAside(shared, ttl_seconds=60, miss_ttl_seconds=5, lock_wait_seconds=30)
+            for _ in range(2)
+        )
+        loader = FailingLoader(None)
+        loader.release.clear()
+
+        leading = asyncio.create_task(leader.get("k", loader))
+        await asyncio.sleep(0.01)
+        waiting = asyncio.create_task(other.get("k", loader))
+        await asyncio.sleep(0.05)
+        loader.release.set()
+
+        with pytest.raises(ConnectionRefusedError):
+            await leading
+        # Told within a poll, not at its 30 s deadline (the test would time out first).
+        with pytest.raises(LoadFailedError):
+            await waiting
+        assert loader.calls == 1
+        assert await shared.get("lock:k") is None, "the lock went with the failed load"
+
+    async def test_the_next_readers_fail_fast_then_load_again(self) -> None:
+        clock = FakeClock()
+        cache = CacheAside(
+            MemoryCache(max_entries=10, clock=clock),
+            ttl_seconds=60,
+            miss_ttl_seconds=5,
+            failure_ttl_seconds=1,
+        )
+        failing = FailingLoader(None)
+
+        with pytest.raises(ConnectionRefusedError):
+            await cache.get("k", failing)
+        with pytest.raises(LoadFailedError):
+            await cache.get("k", failing)
+        assert await cache.peek("k") is None
+        clock.now += 1.5
+        assert await cache.get("k", CountingLoader(b"back")) == b"back"
+        assert failing.calls == 1
 
 
 class TestCacheOutage:

@@ -49,7 +49,7 @@ def token(vault: VaultStandIn, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("VAULT_TOKEN", issued)
     monkeypatch.setenv(f"{PREFIX}ENVIRONMENT", "production")
     monkeypatch.setenv(f"{PREFIX}OIDC_ISSUER", "https://login.example.com")
-    monkeypatch.setenv(f"{PREFIX}OIDC_AUDIENCE", "orders-service")
+    monkeypatch.setenv(f"{PREFIX}OIDC_AUDIENCE", "service")
     monkeypatch.setenv(f"{PREFIX}VAULT_TIMEOUT_SECONDS", "0.5")
     return issued
 

@@ -10,15 +10,25 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 
-from ..core.resilience import CircuitBreaker
+from ..core.outages import DependencyUnavailableError
+from ..core.resilience import BreakerState, CircuitBreaker
 from ..observability.metrics import record_cache_hit, record_cache_miss
 from .store import Cache
 
 # Stored for keys the database does not have, so repeated misses stop at the cache.
 MISSING = b"\x00missing"
+# Stored for a moment when a load fails: the readers waiting for it, here or on another
+# replica, learn it at once, and the next ones fail fast rather than pile onto the loader.
+FAILED = b"\x00failed"
 LOCK_PREFIX = "lock:"
 
 logger = logging.getLogger(__name__)
+
+
+class LoadFailedError(DependencyUnavailableError):
+    """The key's load failed moments ago (this request's, or another's it waited for)."""
+
+    retry_after_seconds = 1
 
 
 class CacheAside:
@@ -42,6 +52,7 @@ class CacheAside:
         jitter: float = 0.1,
         lock_seconds: float = 5.0,
         lock_wait_seconds: float = 1.0,
+        failure_ttl_seconds: float = 1.0,
         breaker: CircuitBreaker | None = None,
     ) -> None:
         self.cache = cache
@@ -50,12 +61,15 @@ class CacheAside:
         self._jitter = jitter
         self._lock_seconds = lock_seconds
         self._lock_wait_seconds = lock_wait_seconds
+        self._failure_ttl_seconds = failure_ttl_seconds
         self.breaker = breaker or CircuitBreaker("cache")
         self._locks: dict[str, asyncio.Lock] = {}
 
     async def get(self, key: str, load: Callable[[], Awaitable[bytes | None]]) -> bytes | None:
         """The cached value of `key`, loading and caching it on a miss."""
         cached = await self._read(key)
+        if cached == FAILED:
+            raise LoadFailedError(key)
         if cached is not None:
             record_cache_hit()
             return None if cached == MISSING else cached
@@ -74,7 +88,11 @@ class CacheAside:
         back to `get` and record what they serve.
         """
         cached = await self._read(key)
-        return None if cached == MISSING else cached
+        return None if cached in (MISSING, FAILED) else cached
+
+    async def ping(self) -> bool:
+        """Whether the cache answers: False while its breaker is open, without asking it."""
+        return self.breaker.state is not BreakerState.OPEN and await self.cache.ping()
 
     async def invalidate(self, key: str) -> None:
         """Forget `key`, so the next read loads it afresh."""
@@ -87,16 +105,27 @@ class CacheAside:
         claimed = cached is None and await self._claim(key)
         if cached is None and not claimed:
             cached = await self._wait_for(key)
+        if cached == FAILED:
+            raise LoadFailedError(key)
         if cached is not None:
             return None if cached == MISSING else cached
-        value = await load()
-        stored, ttl = (
-            (MISSING, self._miss_ttl_seconds) if value is None else (value, self._ttl_seconds)
-        )
-        await self._attempt(lambda: self.cache.set(key, stored, self._jittered(ttl)), None)
-        if claimed:  # a lock another replica holds is left to expire, not released
-            await self._attempt(lambda: self.cache.delete(LOCK_PREFIX + key), None)
+        try:
+            value = await load()
+        except Exception:
+            await self._store(key, FAILED, self._failure_ttl_seconds)
+            raise
+        else:
+            if value is None:
+                await self._store(key, MISSING, self._jittered(self._miss_ttl_seconds))
+            else:
+                await self._store(key, value, self._jittered(self._ttl_seconds))
+        finally:
+            if claimed:  # released at once, loaded or not; another replica's is left to expire
+                await self._attempt(lambda: self.cache.delete(LOCK_PREFIX + key), None)
         return value
+
+    async def _store(self, key: str, value: bytes, ttl_seconds: float) -> None:
+        await self._attempt(lambda: self.cache.set(key, value, ttl_seconds), None)
 
     async def _claim(self, key: str) -> bool:
         """Take the cross-replica lock on loading `key`; a failing cache counts as taken."""

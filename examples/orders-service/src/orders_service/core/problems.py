@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable, Coroutine
 from http import HTTPStatus
 from typing import Any
@@ -14,12 +15,22 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
+from .outages import OUTAGE_TYPES, DependencyUnavailableError, is_outage
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 JSON_MEDIA_TYPE = "application/json"
 # The headers that name the media types a method accepts (RFC 5789, and the W3C's LDP).
 ACCEPT_HEADERS = {"PATCH": "Accept-Patch", "POST": "Accept-Post"}
 PATH_PARAMETER = re.compile(r"\{[^/}]+\}")
 HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
+
+# The problem type of a dependency outage: stable, so clients and dashboards can match it.
+DEPENDENCY_UNAVAILABLE = "urn:problem-type:dependency-unavailable"
+# Where a problem handler leaves the class of the error it answered, for the access line.
+ANSWERED_ERROR = "answered_error"
+# Per error class, one traceback in this many seconds: a broken code path fails every
+# request that takes it, and the first traceback says all the others would.
+TRACEBACK_INTERVAL_SECONDS = 60.0
 
 logger = logging.getLogger(__name__)
 
@@ -157,8 +168,58 @@ def _unsupported_media_type(request: Request) -> JSONResponse:
     return response
 
 
+async def _dependency_error(request: Request, exc: Exception) -> JSONResponse:
+    """503 for a dependency outage (no traceback: nothing in the code is wrong); anything
+    else of these types is a bug, for the 500 handler."""
+    if not is_outage(exc):
+        raise exc
+    request.scope[ANSWERED_ERROR] = type(exc).__name__
+    retry_after = getattr(
+        exc, "retry_after_seconds", DependencyUnavailableError.retry_after_seconds
+    )
+    response = problem_response(
+        request,
+        HTTPStatus.SERVICE_UNAVAILABLE,
+        "A service this request needs is unavailable: retry later.",
+        type=DEPENDENCY_UNAVAILABLE,
+    )
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+class Tracebacks:
+    """Logs a 500's traceback, at most once per error class in `interval_seconds`."""
+
+    def __init__(
+        self,
+        interval_seconds: float = TRACEBACK_INTERVAL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._interval = interval_seconds
+        self._clock = clock
+        self._logged_at: dict[type[BaseException], float] = {}
+
+    def log(self, request: Request, exc: BaseException) -> None:
+        now = self._clock()
+        last = self._logged_at.get(type(exc))
+        if last is not None and now - last < self._interval:
+            return
+        self._logged_at[type(exc)] = now
+        logger.error(
+            "Unhandled %s (its traceback is logged once per %g s)",
+            type(exc).__name__,
+            self._interval,
+            extra={"path": request.url.path},
+            exc_info=exc,
+        )
+
+
+tracebacks = Tracebacks()
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    logger.exception("Unhandled error", extra={"path": request.url.path}, exc_info=exc)
+    request.scope[ANSWERED_ERROR] = type(exc).__name__
+    tracebacks.log(request, exc)
     return problem_response(request, HTTPStatus.INTERNAL_SERVER_ERROR)
 
 
@@ -168,6 +229,8 @@ HANDLERS: dict[type[Exception], ProblemHandler] = {
     DomainError: _domain_error,
     HTTPException: _http_error,
     RequestValidationError: _validation_error,
+    DependencyUnavailableError: _dependency_error,
+    **dict.fromkeys(OUTAGE_TYPES, _dependency_error),
     Exception: _unexpected_error,
 }
 

@@ -7,6 +7,7 @@ from time import perf_counter, time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..core.problems import ANSWERED_ERROR
 from . import metrics
 from .logging import json_line, sole_json_handler
 from .request_id import HEADER, request_id_from, request_id_var
@@ -65,12 +66,15 @@ class ObservabilityMiddleware:
         token = request_id_var.set(request_id)
         id_header = (_HEADER_NAME, request_id.encode())
         status = CLIENT_CLOSED_REQUEST
+        answered = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, answered
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message["headers"] = [*message.get("headers", ()), id_header]
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                answered = True
             await send(message)
 
         method = metrics.method_label(scope["method"])
@@ -79,6 +83,12 @@ class ObservabilityMiddleware:
         started = perf_counter()
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception:
+            # Starlette raises again what its error handler has answered (a 500), for the
+            # server to log: which would log it twice and drop the keep-alive connection. The
+            # handler logged it; the access line names it. Unanswered, the server must close.
+            if not answered:
+                raise
         finally:
             seconds = perf_counter() - started
             active.dec()
@@ -101,6 +111,8 @@ def log_access(scope: Scope, route: str, status: int, seconds: float) -> None:
         "duration_ms": round(milliseconds, 3),
         "client": client[0] if client else None,
     }
+    if error := scope.get(ANSWERED_ERROR):
+        fields["error"] = error
     if added := scope.get(ACCESS_LOG_FIELDS):
         fields.update(added)
     message = "%s %s %d %.1f ms"
