@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from fastapi import FastAPI
 from httpx import AsyncClient, Response
 
+from orders_service.auth.dependencies import requires_roles
 from orders_service.auth.verifier import MAX_TOKEN_BYTES
 from orders_service.config import Environment, Settings
 from tests.apps import client_of, make_settings, running_app
@@ -334,3 +335,21 @@ def test_deployed_settings_need_an_issuer_and_an_audience() -> None:
             oidc_issuer=None,
             oidc_audience=None,
         )
+
+
+async def test_a_role_requirement_needs_the_role(
+    app: FastAPI, anonymous: AsyncClient, oidc_provider: LocalProvider
+) -> None:
+    @app.get("/admin", dependencies=[requires_roles("admin")])
+    async def admin() -> dict[str, str]:
+        return {"status": "ok"}
+
+    keycloak_admin = oidc_provider.sign({"realm_access": {"roles": ["admin"]}})
+    entra_admin = oidc_provider.sign({"roles": ["admin"]})
+    reader = oidc_provider.sign({"roles": ["reader"]})
+
+    assert (await anonymous.get("/admin", headers=bearer(keycloak_admin))).status_code == 200
+    assert (await anonymous.get("/admin", headers=bearer(entra_admin))).status_code == 200
+    refused = await anonymous.get("/admin", headers=bearer(reader))
+    assert refused.status_code == 403
+    assert refused.json()["detail"] == "The caller lacks the role admin."

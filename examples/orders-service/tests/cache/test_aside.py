@@ -6,7 +6,11 @@ import asyncio
 
 import pytest
 
-from orders_service.cache.aside import MISSING, CacheAside, LoadFailedError
+from orders_service.cache.aside import (
+    MISSING,
+    CacheAside,
+    LoadFailedError,
+)
 from orders_service.cache.store import MemoryCache
 from tests.cache.test_store import FakeClock
 

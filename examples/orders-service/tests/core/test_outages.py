@@ -10,8 +10,14 @@ from fastapi import FastAPI, Request
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import exc as sa
 
-from orders_service.core.outages import DependencyUnavailableError, is_outage
-from orders_service.core.problems import DEPENDENCY_UNAVAILABLE, Tracebacks
+from orders_service.core.outages import (
+    DependencyUnavailableError,
+    is_outage,
+)
+from orders_service.core.problems import (
+    DEPENDENCY_UNAVAILABLE,
+    Tracebacks,
+)
 from tests.logs import ACCESS_LOGGER, LogLines
 
 PROBLEM = "application/problem+json"

@@ -64,6 +64,20 @@ def requires(*scopes: str) -> params.Security:
 Authenticated = Annotated[Principal, Security(authenticated)]
 
 
+def requires_roles(*roles: str) -> params.Depends:
+    """A route's or router's dependency on a principal holding every one of `roles` (the
+    token's `roles`, or Keycloak's realm roles): for what a scope cannot say."""
+
+    async def holding_roles(principal: Authenticated) -> Principal:
+        if missing := [role for role in roles if role not in principal.roles]:
+            raise HTTPException(
+                HTTPStatus.FORBIDDEN, f"The caller lacks the role {' '.join(missing)}."
+            )
+        return principal
+
+    return params.Depends(holding_roles)
+
+
 def auth_responses() -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` of a protected route: 401 and 403, with their challenge."""
     responses = problem_responses(HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN)
