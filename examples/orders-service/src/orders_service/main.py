@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from .api.health import router as health_router
 from .api.router import router as api_router
 from .auth.docs import add_sign_in, swagger_ui_sign_in
-from .auth.verifier import open_token_verifier
+from .auth.verifier import TOKEN_VERIFIER, open_token_verifier
 from .cache.fast_reads import CachedReadRoute
 from .config import SERVICE, Settings, get_settings
 from .core.problems import Problem, add_problem_handlers
@@ -27,7 +27,7 @@ from .observability.metrics import router as metrics_router
 from .observability.middleware import ObservabilityMiddleware
 from .observability.tracing import create_tracing
 from .ratelimit.limiter import RateLimiter, RateLimitHeaders, open_rate_limiter
-from .state import app_state, open_state, opened_state
+from .state import Dependency, app_state, open_state, opened_state
 
 if TYPE_CHECKING:
     from .observability.otel import Tracing
@@ -95,7 +95,12 @@ def lifespan(
             AsyncExitStack() as domains,
         ):
             state.rate_limiter = rate_limiter
-            state.token_verifier = token_verifier
+            state[TOKEN_VERIFIER] = token_verifier
+            if token_verifier is not None:
+                # Reported, not required: tokens still verify with the keys fetched before.
+                state.checks["identity_provider"] = Dependency(
+                    token_verifier.keys.check, required=False
+                )
             for domain in DOMAINS:
                 if domain.lifespan is not None:
                     await domains.enter_async_context(domain.lifespan(state))

@@ -14,7 +14,6 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
-from .auth.verifier import TokenVerifier
 from .cache.aside import CacheAside
 from .cache.store import create_cache
 from .config import Settings
@@ -62,9 +61,10 @@ class AppState:
     session_factory: async_sessionmaker[AsyncSession]
     cache: CacheAside
     rate_limiter: RateLimiter | None = None
-    token_verifier: TokenVerifier | None = None
     vault: VaultClient | None = None
 
+    # What readiness checks besides the database and cache, added by what opened it.
+    checks: dict[str, Dependency] = field(default_factory=dict)
     # When each dependency's readiness checks began to fail (api/health.py).
     down_since: dict[str, float] = field(default_factory=dict)
     _domains: dict[StateKey[Any], object] = field(default_factory=dict)
@@ -92,12 +92,7 @@ class AppState:
             dependencies["vault"] = Dependency(
                 partial(asyncio.to_thread, self.vault.is_ready), required=False
             )
-        if self.token_verifier is not None:
-            # Reported, not required: tokens still verify with the keys fetched before.
-            dependencies["identity_provider"] = Dependency(
-                self.token_verifier.keys.check, required=False
-            )
-        return dependencies
+        return dependencies | self.checks
 
 
 def opened_state(app: Starlette) -> AppState | None:

@@ -15,7 +15,7 @@ from ..observability.middleware import access_log_fields
 from ..state import app_state
 from .keys import ProviderUnavailableError
 from .principal import Principal
-from .verifier import InvalidTokenError
+from .verifier import TOKEN_VERIFIER, InvalidTokenError
 
 # Where the request keeps its verified principal: one verification however many of its
 # dependencies ask for it (with different scopes, FastAPI calls `authenticated` once each).
@@ -97,7 +97,7 @@ def auth_responses() -> dict[int | str, dict[str, Any]]:
 async def _verified(
     request: Request, credentials: HTTPAuthorizationCredentials | None
 ) -> Principal:
-    verifier = app_state(request.app).token_verifier
+    verifier = app_state(request.app)[TOKEN_VERIFIER]
     if verifier is None:
         raise HTTPException(
             HTTPStatus.SERVICE_UNAVAILABLE,

@@ -13,6 +13,7 @@ import httpx
 import jwt
 
 from ..config import Settings
+from ..state import StateKey
 from .keys import SigningKeys, UnknownKeyError
 from .principal import Principal
 from .verified import VerifiedTokens
@@ -96,6 +97,10 @@ class TokenVerifier:
         except jwt.InvalidTokenError:
             reason = "The access token is malformed."
         raise InvalidTokenError(reason)
+
+
+# Opened by the app's lifespan (main.py): None in development without a provider.
+TOKEN_VERIFIER = StateKey[TokenVerifier | None]("auth.token_verifier")
 
 
 @cache

@@ -10,7 +10,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 
-from ..core.outages import DependencyUnavailableError
+from ..core.outages import DependencyUnavailableError, is_outage
 from ..core.resilience import BreakerState, CircuitBreaker
 from ..observability.metrics import record_cache_hit, record_cache_miss
 from .store import Cache
@@ -152,9 +152,13 @@ class CacheAside:
             return fallback
         try:
             result = await call()
-        except Exception:  # any cache failure degrades to the loader
+        except Exception as error:  # any cache failure degrades to the loader
             self.breaker.record_failure()
-            logger.warning("Cache call failed; serving without the cache", exc_info=True)
+            logger.warning(
+                "Cache call failed (%s); serving without the cache",
+                type(error).__name__,
+                exc_info=not is_outage(error),  # a traceback only where the code is at fault
+            )
             return fallback
         self.breaker.record_success()
         return result

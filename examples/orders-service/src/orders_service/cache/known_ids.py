@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..config import Settings
 from ..core.db import utcnow
+from ..core.outages import is_outage
 from ..core.resilience import CircuitBreaker
 from .bloom import Filter, MemoryFilter
 from .redis_bloom import BloomFilter, RedisBits, dimensions
@@ -85,9 +86,14 @@ class KnownIds:
             return True
         try:
             found = await self.bloom.might_contain(str(id_))
-        except Exception:  # any filter failure degrades to a lookup
+        except Exception as error:  # any filter failure degrades to a lookup
             self.breaker.record_failure()
-            logger.warning("The %s id filter failed; reading without it", self.name, exc_info=True)
+            logger.warning(
+                "The %s id filter failed (%s); reading without it",
+                self.name,
+                type(error).__name__,
+                exc_info=not is_outage(error),
+            )
             return True
         self.breaker.record_success()
         return found
@@ -96,9 +102,12 @@ class KnownIds:
         """Add a new row's id; call before the row commits."""
         try:
             await self._add([id_])
-        except Exception:  # the next sync adds it
+        except Exception as error:  # the next sync adds it
             logger.warning(
-                "The %s id filter missed a new id until its next sync", self.name, exc_info=True
+                "The %s id filter missed a new id until its next sync (%s)",
+                self.name,
+                type(error).__name__,
+                exc_info=not is_outage(error),
             )
 
     async def load(self) -> int:
@@ -133,9 +142,12 @@ class KnownIds:
         while True:
             try:
                 await self.sync()
-            except Exception:  # the database or the filter's store is down: try later
+            except Exception as error:  # the database or the filter's store is down: try later
                 logger.warning(
-                    "The %s id filter is not synced; trying again", self.name, exc_info=True
+                    "The %s id filter is not synced (%s); trying again",
+                    self.name,
+                    type(error).__name__,
+                    exc_info=not is_outage(error),
                 )
             await asyncio.sleep(self._sync_seconds)
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Self
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from ..config import Settings
@@ -19,6 +22,10 @@ def redis_client(settings: Settings, timeout_seconds: float) -> Redis:
         socket_timeout=timeout_seconds,
         socket_connect_timeout=timeout_seconds,
         health_check_interval=30,
+        # A command on a connection the server closed (it restarted) is sent once more on a
+        # new one; a slow server is not asked twice.
+        retry=Retry(NoBackoff(), retries=1),
+        retry_on_error=[RedisConnectionError],
     )
 
 

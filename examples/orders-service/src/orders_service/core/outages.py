@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 
+import redis.exceptions
 from sqlalchemy import exc as sa
 
 # How long a client should wait before it retries, unless the error says otherwise.
@@ -26,6 +27,8 @@ OUTAGE_TYPES: tuple[type[Exception], ...] = (
     sa.DisconnectionError,
     ConnectionError,
     TimeoutError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
 )
 
 
@@ -35,20 +38,17 @@ class DependencyUnavailableError(Exception):
     retry_after_seconds = RETRY_AFTER_SECONDS
 
 
+# Errors that say so by their type alone (a DBAPIError needs a closer look).
+UNAVAILABLE: tuple[type[Exception], ...] = (DependencyUnavailableError, *OUTAGE_TYPES[1:])
+
+
 def is_outage(error: BaseException) -> bool:
     """Whether `error`, or an error that caused it, says a dependency is unavailable."""
     return any(_says_unavailable(cause) for cause in _causes(error))
 
 
 def _says_unavailable(error: BaseException) -> bool:
-    if isinstance(
-        error,
-        DependencyUnavailableError
-        | ConnectionError
-        | TimeoutError
-        | sa.TimeoutError
-        | sa.DisconnectionError,
-    ):
+    if isinstance(error, UNAVAILABLE):
         return True
     if isinstance(error, sa.DBAPIError) and error.connection_invalidated:
         return True

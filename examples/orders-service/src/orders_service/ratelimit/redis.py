@@ -11,6 +11,7 @@ from redis.exceptions import RedisError
 
 from ..cache.redis import redis_client
 from ..config import Settings
+from ..core.outages import is_outage
 from ..core.resilience import CircuitBreaker
 
 logger = logging.getLogger(__name__)
@@ -67,9 +68,13 @@ class RedisRequestLog:
                 keys=[self._prefix + key],
                 args=[repr(now), window_seconds, limit, max(1, math.ceil(window_seconds * 1000))],
             )
-        except RedisError:
+        except RedisError as error:
             self.breaker.record_failure()
-            logger.warning("Rate-limit log unavailable; admitting the request", exc_info=True)
+            logger.warning(
+                "Rate-limit log unavailable (%s); admitting the request",
+                type(error).__name__,
+                exc_info=not is_outage(error),
+            )
             return True, 0, now
         self.breaker.record_success()
         return bool(admitted), int(logged), float(oldest)
