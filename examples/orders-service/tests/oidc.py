@@ -11,16 +11,19 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import jwt
 
-from tools.oidc_provider import generate_key_set, load_key_set, write_key_set
+from tools.oidc_provider import (
+    SERVICE_CLIENT_ID,
+    SERVICE_CLIENT_SECRET,
+    fetch_token,
+    generate_key_set,
+    load_key_set,
+    write_key_set,
+)
 
 PROVIDER = Path(__file__).resolve().parent.parent / "tools" / "oidc_provider.py"
 AUDIENCE = "orders-service"
-CLIENT_ID = "local-service"
-# The local provider's development client (tools/oidc_provider.py).
-CLIENT_SECRET = "local-dev-secret"
 START_SECONDS = 30
 
 
@@ -47,13 +50,9 @@ class LocalProvider:
         """An access token with `scopes` from the token endpoint (client credentials)."""
         scope = " ".join(sorted(scopes))
         if scope not in self._tokens:
-            response = httpx.post(
-                f"{self.issuer}/token",
-                data={"grant_type": "client_credentials", "scope": scope},
-                auth=(CLIENT_ID, CLIENT_SECRET),
+            self._tokens[scope] = fetch_token(
+                self.issuer, scope, SERVICE_CLIENT_ID, SERVICE_CLIENT_SECRET
             )
-            response.raise_for_status()
-            self._tokens[scope] = response.json()["access_token"]
         return self._tokens[scope]
 
     def sign(
