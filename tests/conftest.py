@@ -19,6 +19,11 @@ for _name, _value in {
     "GIT_COMMITTER_EMAIL": "template-tests@example.com",
 }.items():
     os.environ.setdefault(_name, _value)
+# Python's default: compiled modules are cached in __pycache__. A machine that turns that off
+# (PYTHONDONTWRITEBYTECODE) makes every process the tests start, from `uv run` to a rendered
+# service's own test suite, compile each module it imports again: 3.9 s instead of 1.0 s to
+# import a default render's app, a third of the generated suite's time.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 pytest_plugins = ("tests.servers",)
 

@@ -54,10 +54,27 @@ def test_invalid_settings_stop_start_up_with_a_message(monkeypatch: pytest.Monke
 
 @pytest.mark.parametrize(("setting", "url", "message"), REFUSED_URLS)
 def test_a_url_it_cannot_use_stops_it_with_one_line(
-    setting: str, url: str, message: str, tmp_path: Path
+    setting: str, url: str, message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    for name in os.environ:
+        if name.startswith(ENV_PREFIX):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv(f"{ENV_PREFIX}{setting.upper()}", url)
+    monkeypatch.chdir(tmp_path)  # where no `.env` is
+    get_settings.cache_clear()
+
+    with pytest.raises(SystemExit) as stopped:
+        entrypoint.main()
+    get_settings.cache_clear()
+
+    assert stopped.value.code == f"{PACKAGE} cannot start: {message}"
+
+
+def test_the_process_prints_the_line_alone_and_exits_1(tmp_path: Path) -> None:
+    """What the pod's log shows: the one line, no traceback, and a failed exit status."""
+    [(setting, url, message)] = [case.values for case in REFUSED_URLS[:1]]
     env = {name: value for name, value in os.environ.items() if not name.startswith(ENV_PREFIX)}
-    env[f"{ENV_PREFIX}{setting.upper()}"] = url
+    env[f"{ENV_PREFIX}{str(setting).upper()}"] = str(url)
 
     # This interpreter and this package (nothing untrusted runs), where no `.env` is.
     stopped = subprocess.run(  # noqa: S603
