@@ -32,6 +32,12 @@ pytest_plugins = ("tests.servers",)
 MEASURE_PREFIX = "measure: "
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # The slow tests first, in their order: pytest-xdist hands out tests in this order, and a
+    # worker that starts a two-minute test last keeps the run going while the other waits.
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     measures = [
         (name.removeprefix(MEASURE_PREFIX), value)

@@ -430,6 +430,7 @@ OIDC_VALUES = {
     "algorithms": ["PS256", "EdDSA"],
     "leewaySeconds": 10,
     "requiredScopes": ["orders:read", "orders.write"],
+    "docsClientId": "orders-docs",
 }
 
 
@@ -448,6 +449,7 @@ def test_oidc_values_reach_the_configmap(projects: Projects) -> None:
         "OIDC_ALGORITHMS": '["PS256","EdDSA"]',
         "OIDC_LEEWAY_SECONDS": "10",
         "OIDC_REQUIRED_SCOPES": '["orders:read","orders.write"]',
+        "OIDC_DOCS_CLIENT_ID": "orders-docs",
     }
     unread = set(settings) - settings_fields(projects.project("vault-none"))
     assert not unread, f"the service declares no setting for {unread}"
@@ -487,6 +489,7 @@ def test_oidc_defaults_and_algorithms_are_the_services(projects: Projects) -> No
     assert tuple(accepted["items"]["enum"]) == algorithms
     settings = oidc_settings(projects.chart("vault-none", "defaults"))
     assert "OIDC_JWKS_URL" not in settings, "empty jwksUrl: the service reads discovery's jwks_uri"
+    assert "OIDC_DOCS_CLIENT_ID" not in settings, "empty docsClientId: the docs take a pasted token"
     assert json.loads(settings["OIDC_ALGORITHMS"]) == list(defaults["oidc_algorithms"])
 
 

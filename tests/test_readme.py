@@ -4,7 +4,8 @@ The commands are read from README.md (the fenced `sh` block after each marker), 
 here, so editing the README changes what runs. They run with a newcomer's PATH: the
 machine's own, without any directory that holds uv or Copier, so only what the quick start
 itself installs is there. The quick start generates a service from a clone; the service's
-steps install and check it; then the template changes in a new commit, and the documented
+steps install and check it, and the rest of the gates the other answer sets get in
+test_generation.py run on it; then the template changes in a new commit, and the documented
 update command must bring the change into the service.
 """
 
@@ -17,10 +18,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests import template_repo
 from tests.markdown import sh_commands
-from tests.rendering import GIT_IDENTITY, REPO_ROOT, commit_all, run
+from tests.rendering import GIT_IDENTITY, REPO_ROOT, commit_all, porcelain, run
+from tests.test_generation import README_SERVICE, runs_its_hooks
 
 README = REPO_ROOT / "README.md"
 QUICK_START = "<!-- quick-start:"
@@ -62,6 +65,13 @@ def generated_destination(command: str, clone: Path) -> Path:
     return (clone / shlex.split(command)[-1]).resolve()
 
 
+def assert_is_the_readme_service(service: Path) -> None:
+    """The quick start generates the answer set test_generation.py leaves to this test."""
+    answers = yaml.safe_load((service / ".copier-answers.yml").read_text())
+    expected = {**README_SERVICE.data, **README_SERVICE.combination}
+    assert {question: answers[question] for question in expected} == expected
+
+
 def change_the_template(clone: Path) -> None:
     """A new commit of the template, as its maintainers make one after the service exists."""
     readme = clone / "template" / "README.md.jinja"
@@ -85,9 +95,15 @@ def test_a_newcomer_generates_checks_and_updates_a_service(tmp_path: Path) -> No
     service = generated_destination(generate, clone)
     assert (service / ".copier-answers.yml").is_file(), f"nothing generated at {service}"
     assert (service / "uv.lock").is_file(), "copier copy left no uv.lock"
+    assert_is_the_readme_service(service)
+    commit_all(service, "The service as generated")
     for command in sh_commands(text, SERVICE_STEPS):
         run(["bash", "-euo", "pipefail", "-c", command], service, env=newcomer)
-    commit_all(service, "The service as generated")
+    # The rest of its gates (tests/test_generation.py's for the other answer sets).
+    assert porcelain(service) == "", "`make install check` changed or left files behind"
+    run(["make", "fmt"], service, env=newcomer)
+    assert porcelain(service) == "", "`make fmt` changed the generated service"
+    runs_its_hooks(service)
 
     change_the_template(clone)
     for command in sh_commands(text, UPDATE):

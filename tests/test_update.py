@@ -29,6 +29,7 @@ from tests.rendering import (
     run,
 )
 from tests.template_repo import Releases
+from tests.test_generation import PAIRWISE, Case
 
 ANSWERS = {"project_name": "Orders Service"}
 SLUG = "orders-service"
@@ -182,9 +183,24 @@ def test_previous_release_updates_to_head_and_keeps_user_edits(
     run(["make", "install", "openapi", "check"], project)
 
 
+def gated_with_redis() -> Case:
+    """A gated answer set with cache=redis and this module's names (test_generation.py)."""
+    [case] = [
+        case
+        for case in PAIRWISE
+        if case.answer("cache") == "redis" and case.answer("project_slug") == SLUG
+    ]
+    return case
+
+
 @pytest.mark.slow
 def test_changing_an_answer_adds_the_redis_wiring(releases: Releases, tmp_path: Path) -> None:
-    project = render(ANSWERS, tmp_path / SLUG, src=releases.repo, vcs_ref=releases.head)
+    # Changed, the answers are a set whose render the gates run (test_generation.py): files
+    # equal to that render pass them as well. The update's own part is the lock and the
+    # environment `make install` brings in step, with Redis's client.
+    target = gated_with_redis()
+    before = {**target.data, "cache": "memory"}
+    project = render(before, tmp_path / SLUG, src=releases.repo, vcs_ref=releases.head)
     commit_all(project, "Render")
     run(["make", "install"], project)
     commit_all(project, "Lock dependencies")
@@ -193,10 +209,14 @@ def test_changing_an_answer_adds_the_redis_wiring(releases: Releases, tmp_path: 
 
     assert answers(project)["cache"] == "redis"
     assert leftovers(project) == []
-    fresh = render({**ANSWERS, "cache": "redis"}, tmp_path / "fresh", src=releases.repo)
+    fresh = render(target.data, tmp_path / "fresh", src=releases.repo)
     assert differences(project, fresh, ignore=USER_OWNED) == []
     assert (project / "src" / PACKAGE / "cache" / "redis.py").is_file()
-    run(["make", "install", "check"], project)
+    run(["make", "install"], project)
+    assert 'name = "redis"' in (project / "uv.lock").read_text()
+    run(
+        ["uv", "run", "--no-sync", "pytest", "-q", "-p", "no:cacheprovider", "tests/cache"], project
+    )
 
 
 def test_deleted_files_stay_deleted_and_check_update_sees_the_release(

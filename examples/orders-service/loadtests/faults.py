@@ -32,7 +32,6 @@ import pwd
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -45,6 +44,7 @@ from dataclasses import astuple, dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from loadtests.run import free_port
 from tools.oidc_provider import (
     SERVICE_CLIENT_ID,
     SERVICE_CLIENT_SECRET,
@@ -98,13 +98,6 @@ ITEMS_SQL = "SELECT id, name FROM items"
 
 class SetupError(RuntimeError):
     """A server could not be found, started or reached: no experiment ran."""
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def checked(command: list[str], what: str) -> str:

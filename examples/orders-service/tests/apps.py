@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import delete
 
+from orders_service.auth.docs import required_scopes
 from orders_service.config import Environment, Settings
 from orders_service.core.db import Base
 from orders_service.main import create_app
@@ -44,7 +45,7 @@ async def client_of(
     with an access token for every scope the app's routes declare unless not `authorized`."""
     headers = {}
     if authorized:
-        token = running_provider().token(*every_scope(app))
+        token = running_provider().token(*required_scopes(app.openapi()))
         headers["Authorization"] = f"Bearer {token}"
     async with AsyncClient(
         transport=ASGITransport(app=app, **transport),
@@ -52,18 +53,6 @@ async def client_of(
         headers=headers,
     ) as client:
         yield client
-
-
-def every_scope(app: FastAPI) -> set[str]:
-    """The scopes the app's operations require (their OpenAPI security requirements)."""
-    return {
-        scope
-        for operations in app.openapi()["paths"].values()
-        for operation in operations.values()
-        for requirement in operation.get("security", ())
-        for scopes in requirement.values()
-        for scope in scopes
-    }
 
 
 async def delete_all_rows(state: AppState) -> None:

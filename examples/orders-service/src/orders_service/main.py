@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .api.health import router as health_router
 from .api.router import router as api_router
+from .auth.dependencies import caller
 from .auth.docs import add_sign_in, swagger_ui_sign_in
 from .auth.verifier import TOKEN_VERIFIER, open_token_verifier
 from .cache.fast_reads import CachedReadRoute
@@ -90,7 +91,7 @@ def lifespan(
     async def running(app: FastAPI) -> AsyncIterator[None]:
         async with (
             open_state(settings) as state,
-            open_rate_limiter(settings) as rate_limiter,
+            open_rate_limiter(settings, identify=caller) as rate_limiter,
             open_token_verifier(settings) as token_verifier,
             AsyncExitStack() as domains,
         ):

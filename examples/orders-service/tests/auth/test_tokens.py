@@ -353,3 +353,28 @@ async def test_a_role_requirement_needs_the_role(
     refused = await anonymous.get("/admin", headers=bearer(reader))
     assert refused.status_code == 403
     assert refused.json()["detail"] == "The caller lacks the role admin."
+
+
+async def test_rate_limits_count_a_caller_by_its_token_from_any_address(
+    tmp_path: Path, oidc_provider: LocalProvider
+) -> None:
+    settings = make_settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'test.db'}", rate_limit_requests=2
+    )
+    alice = bearer(oidc_provider.sign({"sub": "alice", "scope": READ}))
+    bob = bearer(oidc_provider.sign({"sub": "bob", "scope": READ}))
+    async with (
+        running_app(settings) as app,
+        client_of(app, authorized=False, client=("203.0.113.7", 4711)) as here,
+        client_of(app, authorized=False, client=("198.51.100.2", 4711)) as there,
+    ):
+        alice_calls = [await here.get(ITEMS, headers=alice) for _ in range(2)]
+        alice_elsewhere = await there.get(ITEMS, headers=alice)
+        bob_beside_her = await here.get(ITEMS, headers=bob)
+        # Without a valid token, the address is what is counted.
+        forged = [await there.get(ITEMS, headers=bearer("not-a-token")) for _ in range(3)]
+
+    assert [response.status_code for response in alice_calls] == [200, 200]
+    assert alice_elsewhere.status_code == 429
+    assert bob_beside_her.status_code == 200
+    assert [response.status_code for response in forged] == [401, 401, 429]

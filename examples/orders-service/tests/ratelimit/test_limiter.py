@@ -307,21 +307,39 @@ def request_from(client: tuple[str, int] | None, headers: dict[str, str]) -> Req
 
 
 class TestClientKey:
-    def test_the_client_address_by_default(self) -> None:
+    async def test_the_client_address_by_default(self) -> None:
         limit = limiter()
 
-        assert limit.client_key(request_from(("203.0.113.7", 4711), {})) == "ip:203.0.113.7"
-        assert limit.client_key(request_from(None, {})) == "ip:unknown"
+        assert await limit.client_key(request_from(("203.0.113.7", 4711), {})) == "ip:203.0.113.7"
+        assert await limit.client_key(request_from(None, {})) == "ip:unknown"
 
-    def test_a_header_when_configured_hashed(self) -> None:
+    async def test_a_header_when_configured_hashed(self) -> None:
         limit = RateLimiter(MemoryRequestLog(), 10, 60, key_header="X-API-Key")
 
-        key = limit.client_key(request_from(("203.0.113.7", 4711), {"X-API-Key": "s3cr3t"}))
-        fallback = limit.client_key(request_from(("203.0.113.7", 4711), {}))
+        key = await limit.client_key(request_from(("203.0.113.7", 4711), {"X-API-Key": "s3cr3t"}))
+        fallback = await limit.client_key(request_from(("203.0.113.7", 4711), {}))
 
         assert key.startswith("key:")
         assert "s3cr3t" not in key
         assert fallback == "ip:203.0.113.7"
+
+    async def test_the_caller_an_identity_names_hashed(self) -> None:
+        async def identify(request: Request) -> str | None:
+            return request.headers.get("x-caller")
+
+        limit = RateLimiter(MemoryRequestLog(), 10, 60, identify=identify)
+        here, there = ("203.0.113.7", 4711), ("198.51.100.2", 4711)
+
+        alice_here = await limit.client_key(request_from(here, {"X-Caller": "alice@example.com"}))
+        alice_there = await limit.client_key(request_from(there, {"X-Caller": "alice@example.com"}))
+        bob_here = await limit.client_key(request_from(here, {"X-Caller": "bob@example.com"}))
+        nobody = await limit.client_key(request_from(here, {}))
+
+        assert alice_here == alice_there
+        assert alice_here.startswith("caller:")
+        assert "alice" not in alice_here
+        assert bob_here != alice_here
+        assert nobody == "ip:203.0.113.7"
 
 
 async def test_no_limiter_when_disabled() -> None:

@@ -30,19 +30,24 @@ def add_sign_in(schema: dict[str, Any], issuer: str) -> None:
             ]
 
 
-def swagger_ui_sign_in(client_id: str, schema: dict[str, Any]) -> dict[str, Any]:
-    """Swagger UI's `initOAuth`: PKCE, and every scope the operations ask for ticked."""
-    scopes = sorted(
+def required_scopes(schema: dict[str, Any]) -> list[str]:
+    """Every scope an operation of the OpenAPI `schema` asks for, sorted."""
+    return sorted(
         {
             scope
             for operations in schema.get("paths", {}).values()
             for operation in operations.values()
             for requirement in operation.get("security", [])
-            for scope in requirement.get(SCHEME, [])
+            for scopes in requirement.values()
+            for scope in scopes
         }
     )
+
+
+def swagger_ui_sign_in(client_id: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """Swagger UI's `initOAuth`: PKCE, and every scope the operations ask for ticked."""
     return {
         "clientId": client_id,
         "usePkceWithAuthorizationCodeGrant": True,
-        "scopes": " ".join(["openid", *scopes]),
+        "scopes": " ".join(["openid", *required_scopes(schema)]),
     }

@@ -13,6 +13,9 @@ is how the service reads a list from its environment.
 {{ $prefix }}OIDC_ALGORITHMS: {{ .algorithms | toJson | quote }}
 {{ $prefix }}OIDC_LEEWAY_SECONDS: {{ .leewaySeconds | quote }}
 {{ $prefix }}OIDC_REQUIRED_SCOPES: {{ .requiredScopes | toJson | quote }}
+{{- with .docsClientId }}
+{{ $prefix }}OIDC_DOCS_CLIENT_ID: {{ . | quote }}
+{{- end }}
 {{- end }}
 {{- end }}
 
@@ -22,7 +25,7 @@ Settings of auth.oidc that settings.extra sets too: one line each, for app.valid
 */}}
 {{- define "app.authErrors" -}}
 {{- $errors := list }}
-{{- $values := dict "OIDC_ISSUER" "issuer" "OIDC_AUDIENCE" "audience" "OIDC_JWKS_URL" "jwksUrl" "OIDC_ALGORITHMS" "algorithms" "OIDC_LEEWAY_SECONDS" "leewaySeconds" "OIDC_REQUIRED_SCOPES" "requiredScopes" }}
+{{- $values := dict "OIDC_ISSUER" "issuer" "OIDC_AUDIENCE" "audience" "OIDC_JWKS_URL" "jwksUrl" "OIDC_ALGORITHMS" "algorithms" "OIDC_LEEWAY_SECONDS" "leewaySeconds" "OIDC_REQUIRED_SCOPES" "requiredScopes" "OIDC_DOCS_CLIENT_ID" "docsClientId" }}
 {{- range $name, $_ := .Values.settings.extra }}
 {{- with get $values $name }}
 {{- $errors = append $errors (printf "settings.extra.%s is set by the chart: use auth.oidc.%s instead" $name .) }}

@@ -17,8 +17,9 @@ from .keys import ProviderUnavailableError
 from .principal import Principal
 from .verifier import TOKEN_VERIFIER, InvalidTokenError
 
-# Where the request keeps its verified principal: one verification however many of its
-# dependencies ask for it (with different scopes, FastAPI calls `authenticated` once each).
+# Where the request keeps its verified principal, or why it has none: one verification
+# however often it is asked for (the rate limit asks, and with different scopes FastAPI
+# calls `authenticated` once each).
 PRINCIPAL = "principal"
 RETRY_AFTER_SECONDS = "5"
 
@@ -36,13 +37,9 @@ async def authenticated(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     """The request's principal; 401 without a valid token, 403 without a scope it needs."""
-    principal: Principal | None = request.scope.get(PRINCIPAL)
-    if principal is None:
-        principal = await _verified(request, credentials)
-        request.scope[PRINCIPAL] = principal
-        access_log_fields(request.scope).update(
-            subject=principal.subject, client_id=principal.client_id
-        )
+    principal = await _principal(request, credentials)
+    if isinstance(principal, HTTPException):
+        raise principal
     settings = app_state(request.app).settings
     required = [*settings.oidc_required_scopes, *security_scopes.scopes]
     if missing := [scope for scope in required if scope not in principal.scopes]:
@@ -54,6 +51,13 @@ async def authenticated(
             },
         )
     return principal
+
+
+async def caller(request: Request) -> str | None:
+    """Who sent the request, by a valid access token's subject; None without one. The
+    rate limiter counts an authenticated caller's requests by it, from any address."""
+    principal = await _principal(request, await bearer(request))
+    return None if isinstance(principal, HTTPException) else principal.subject
 
 
 def requires(*scopes: str) -> params.Security:
@@ -92,6 +96,23 @@ def auth_responses() -> dict[int | str, dict[str, Any]]:
             }
         }
     return responses
+
+
+async def _principal(
+    request: Request, credentials: HTTPAuthorizationCredentials | None
+) -> Principal | HTTPException:
+    """The request's principal, or the refusal to answer without one: verified once."""
+    known: Principal | HTTPException | None = request.scope.get(PRINCIPAL)
+    if known is not None:
+        return known
+    try:
+        known = await _verified(request, credentials)
+    except HTTPException as refusal:
+        known = refusal
+    else:
+        access_log_fields(request.scope).update(subject=known.subject, client_id=known.client_id)
+    request.scope[PRINCIPAL] = known
+    return known
 
 
 async def _verified(

@@ -1,4 +1,4 @@
-"""Rate limiting: a sliding-window limit per client, as a FastAPI dependency.
+"""Rate limiting: a sliding-window limit per caller, as a FastAPI dependency.
 
 Each client's requests inside the window are logged by time. A request is admitted while
 fewer than the limit are, and a refused client is told exactly when the oldest of them
@@ -13,7 +13,7 @@ import hashlib
 import math
 import time
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -44,6 +44,9 @@ RATE_LIMIT_HEADERS = {
 DECISIONS = "rate_limit_decisions"
 # Where RateLimitHeaders puts the app's limiter for the request's RateLimit dependencies.
 LIMITER = "rate_limiter"
+
+# Who sent a request, when the app can tell (an authenticated caller's stable id), or None.
+Identify = Callable[[Request], Awaitable[str | None]]
 
 
 class RequestLog(Protocol):
@@ -136,12 +139,14 @@ class RateLimiter:
         window_seconds: float,
         *,
         key_header: str | None = None,
+        identify: Identify | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.log = log
         self.requests = requests
         self.window_seconds = window_seconds
         self.key_header = key_header
+        self.identify = identify
         # Wall-clock time: replicas sharing a log in Redis must agree on the times.
         self._clock = clock
 
@@ -159,14 +164,24 @@ class RateLimiter:
             return Decision(True, limit, length, limit - logged, room_in)
         return Decision(False, limit, length, 0, room_in, room_in)
 
-    def client_key(self, request: Request) -> str:
-        """Who a request counts against: the key header's value, else the client's address."""
+    async def client_key(self, request: Request) -> str:
+        """Who a request counts against: the key header's value when one is configured and
+        sent, else the caller `identify` names, else the client's address."""
         if self.key_header is not None:
             value = request.headers.get(self.key_header)
             if value:
                 # Hashed: the header may carry a credential, which must not sit in the log.
-                return "key:" + hashlib.blake2b(value.encode(), digest_size=16).hexdigest()
+                return "key:" + _digest(value)
+        if self.identify is not None:
+            caller = await self.identify(request)
+            if caller is not None:
+                # Hashed too: a caller's id may be personal data (an e-mail address).
+                return "caller:" + _digest(caller)
         return "ip:" + (request.client.host if request.client else "unknown")
+
+
+def _digest(value: str) -> str:
+    return hashlib.blake2b(value.encode(), digest_size=16).hexdigest()
 
 
 class RateLimit:
@@ -191,7 +206,7 @@ class RateLimit:
         limiter: RateLimiter | None = request.scope.get(LIMITER)
         if limiter is None:
             return None
-        key = f"{self.scope}:{limiter.client_key(request)}"
+        key = f"{self.scope}:{await limiter.client_key(request)}"
         return await limiter.hit(key, self.requests, self.window_seconds)
 
     async def apply(self, request: Request) -> Decision | None:
@@ -301,8 +316,11 @@ def create_request_log(settings: Settings) -> RequestLog:
 
 
 @asynccontextmanager
-async def open_rate_limiter(settings: Settings) -> AsyncIterator[RateLimiter | None]:
-    """The limiter the settings describe, or None when rate limiting is off."""
+async def open_rate_limiter(
+    settings: Settings, identify: Identify | None = None
+) -> AsyncIterator[RateLimiter | None]:
+    """The limiter the settings describe, or None when rate limiting is off. `identify`
+    names a request's caller, whose requests then count together from any address."""
     if not settings.rate_limit_enabled:
         yield None
         return
@@ -313,6 +331,7 @@ async def open_rate_limiter(settings: Settings) -> AsyncIterator[RateLimiter | N
             settings.rate_limit_requests,
             settings.rate_limit_window_seconds,
             key_header=settings.rate_limit_key_header,
+            identify=identify,
         )
     finally:
         await log.close()

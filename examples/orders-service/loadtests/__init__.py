@@ -1,0 +1,1 @@
+"""Load and fault tests against a local instance of the service (see the Makefile)."""
