@@ -54,11 +54,18 @@ def newest_dependencies() -> dict[str, str]:
 
 
 def render(
-    answers: Mapping[str, Any], dst: Path, src: Path = REPO_ROOT, vcs_ref: str = "HEAD"
+    answers: Mapping[str, Any],
+    dst: Path,
+    src: Path = REPO_ROOT,
+    vcs_ref: str = "HEAD",
+    *,
+    tasks: bool = True,
 ) -> Path:
     """Render the template at src into dst as `copier copy` does, and return dst.
 
-    At HEAD, copier includes the work tree's uncommitted changes.
+    At HEAD, copier includes the work tree's uncommitted changes. Without `tasks`, the
+    render is the template's files alone: no `git init`, no uv.lock (3 s of a 5 s render),
+    for checks that only read what was rendered.
     """
     with warnings.catch_warnings():
         # Rendering the working tree, uncommitted changes included, is the point here.
@@ -71,6 +78,7 @@ def render(
             unsafe=True,
             vcs_ref=vcs_ref,
             quiet=True,
+            skip_tasks=not tasks,
         )
     return dst
 

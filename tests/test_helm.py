@@ -68,7 +68,7 @@ class Projects:
 
     def _render_project(self, project_id: str) -> Path:
         answers = {"project_name": "Orders Service", **PROJECTS[project_id]}
-        return render(answers, self.factory.mktemp(project_id) / SLUG)
+        return render(answers, self.factory.mktemp(project_id) / SLUG, tasks=False)
 
     def _render_chart(self, project_id: str, values_id: str) -> Rendered:
         return render_chart(self.chart_path(project_id), self.values(project_id, values_id))

@@ -42,7 +42,7 @@ pytestmark = pytest.mark.xdist_group("workflows")
 def projects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Every supported answer set that ships GitHub Actions, rendered once, by case id."""
     root = tmp_path_factory.mktemp("workflows")
-    return {case.id: render(case.data, root / case.id) for case in SHIPS_WORKFLOWS}
+    return {case.id: render(case.data, root / case.id, tasks=False) for case in SHIPS_WORKFLOWS}
 
 
 @pytest.fixture(scope="module")
