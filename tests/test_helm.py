@@ -793,6 +793,11 @@ def test_prometheus_rule_follows_its_values(projects: Projects) -> None:
         ({"settings": {"extra": {"DATABASE_PASSWORD": "x"}}}, "settings.extra.DATABASE_PASSWORD"),
         ({"settings": {"extra": {"PORT": "9000"}}}, "settings.extra.PORT"),
         ({"settings": {"extra": {"OIDC_ISSUER": ISSUER}}}, "use auth.oidc.issuer instead"),
+        (
+            {"settings": {"extra": {"OIDC_DOCS_CLIENT_ID": "docs"}}},
+            "use auth.oidc.docsClientId instead",
+        ),
+        ({"auth": {"oidc": {"docsClientId": "docs client\n"}}}, "/auth/oidc/docsClientId"),
         ({"prometheusRule": {"availabilityObjective": 1}}, "/prometheusRule/availabilityObjective"),
         ({"prometheusRule": {"latencyFor": "soon"}}, "/prometheusRule/latencyFor"),
     ],
