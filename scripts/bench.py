@@ -3,7 +3,8 @@
 Renders the service twice. With `auth=none`, it is served as rendered and with an
 authentication dependency on its /api/v1 router (as a team protects its API); with the
 default `auth=oidc`, it is served trusting the render's own local OpenID provider
-(`tools/oidc_provider.py`). All middleware is on, logging to /dev/null. Beside them, bare
+(`tools/oidc_provider.py`). All middleware is on, logging to /dev/null, access lines as
+deployed by default (requests refused, failed or slow). Beside them, bare
 FastAPI apps answer the same JSON: one plain, one behind the same dependency, one that
 verifies the provider's tokens with PyJWT as a hand-written resource server would. Every
 server is uvicorn with the same loop and HTTP parser on 127.0.0.1, pinned to CPU 0 when
@@ -14,6 +15,8 @@ this process) runs on CPU 1. Each case alternates service and bare, round after 
 - cached read, auth on /api/v1: the same with a bearer token, against a bare route behind
   the same dependency (checked first: refused without the token, answered with it);
 - plain route: `/livez` against a bare `/livez`;
+- plain route with an access line for every request (for information): the same with
+  `ACCESS_LOG=all`, what a line costs;
 - cached read through routing (for information): the id in upper case, which the cached
   read route leaves to the route;
 - cached read, valid token (for information): the `auth=oidc` service's cached read with
@@ -253,6 +256,7 @@ TARGETS = {
     "cached read": 1.0,
     "cached read, auth on /api/v1": 1.0,
     "plain route /livez": 0.9,
+    "/livez, a line per request (info)": None,
     "cached read via routing (info)": None,
     "cached read, valid token": None,
 }
@@ -785,6 +789,11 @@ def main() -> int:
         item_path = f"/api/v1/items/{item['id']}"
         # The same service with a team's authentication on its /api/v1 router: its copy of
         # the sources comes first on the path, before the project's own.
+        every_line = start(
+            [python, "-m", "orders_service"],
+            project,
+            {**database(project), "ORDERS_SERVICE_ACCESS_LOG": "all"},
+        )
         protected_src = protect(project / "src", "orders_service")
         protected = start(
             [python, "-m", "orders_service"],
@@ -815,6 +824,7 @@ def main() -> int:
                 AUTHORIZED,
             ),
             Case("plain route /livez", service, bare, "/livez", "/livez", {}),
+            Case("/livez, a line per request (info)", every_line, bare, "/livez", "/livez", {}),
             Case("cached read via routing (info)", service, bare, upper_case_path, item_path, {}),
             token_case,
         ]

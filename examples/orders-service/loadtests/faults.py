@@ -1014,6 +1014,8 @@ def main() -> int:
             **os.environ,
             f"{ENV_PREFIX}PORT": str(free_port()),
             f"{ENV_PREFIX}LOG_LEVEL": "INFO",
+            # A line for every answer: `judge` tells from them what the service answered.
+            f"{ENV_PREFIX}ACCESS_LOG": "all",
             f"{ENV_PREFIX}READINESS_GRACE_SECONDS": str(READINESS_GRACE_SECONDS),
             # The limiter runs (in Redis where the service has it) but never refuses the load.
             f"{ENV_PREFIX}RATE_LIMIT_REQUESTS": str(MAX_REQUESTS * 10),

@@ -29,11 +29,17 @@ def oidc_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPro
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    """A fresh database, and the settings a `settings(...)` mark of the test (or of its class
+    or module, the closest winning) gives: `@pytest.mark.settings(access_log="all")`."""
     sqlite_url = f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+    marked: dict[str, object] = {}
+    for mark in reversed(list(request.node.iter_markers("settings"))):
+        marked.update(mark.kwargs)
     return make_settings(
         database_url=os.environ.get("TEST_DATABASE_URL", sqlite_url),
         cache_url=os.environ.get("TEST_CACHE_URL", "memory://"),
+        **marked,
     )
 
 

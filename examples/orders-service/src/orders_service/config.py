@@ -45,6 +45,13 @@ class Environment(StrEnum):
         return self in {Environment.STAGING, Environment.PRODUCTION}
 
 
+class AccessLog(StrEnum):
+    """Which requests get an access line: every one, or those refused, failed or slow."""
+
+    ALL = "all"
+    ERRORS_AND_SLOW = "errors-and-slow"
+
+
 class Settings(BaseSettings):
     """Everything the service can be configured with; see `.env.example`."""
 
@@ -57,6 +64,11 @@ class Settings(BaseSettings):
 
     environment: Environment = Environment.DEVELOPMENT
     log_level: Annotated[str, Field(pattern="^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")] = "INFO"
+    # By default a request answered below 400 within access_log_slow_seconds writes no line:
+    # the metrics count it, a line would cost a quarter of a plain route's CPU, and an
+    # ingress or a mesh's proxy can log every request outside the service (README).
+    access_log: AccessLog = AccessLog.ERRORS_AND_SLOW
+    access_log_slow_seconds: Annotated[float, Field(ge=0)] = 0.5
 
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8080

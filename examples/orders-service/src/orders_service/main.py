@@ -19,7 +19,7 @@ from .auth.dependencies import caller
 from .auth.docs import add_sign_in, swagger_ui_sign_in
 from .auth.verifier import TOKEN_VERIFIER, open_token_verifier
 from .cache.fast_reads import CachedReadRoute
-from .config import SERVICE, Settings, get_settings
+from .config import SERVICE, AccessLog, Settings, get_settings
 from .core.problems import Problem, add_problem_handlers
 from .domains import DOMAINS
 from .observability.logging import configure_logging
@@ -39,14 +39,16 @@ HEALTH = {"name": "health", "description": "Liveness and readiness probes."}
 class Service(FastAPI):
     """FastAPI inside the observability middleware, with problem+json in its OpenAPI."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, settings: Settings, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         # What adds to the generated OpenAPI document, in order (see `openapi`).
         self.openapi_extensions: list[Callable[[dict[str, Any]], None]] = []
         # Outside every other middleware, Starlette's error handler included: its 500s are
         # counted, logged and carry the request ID (and the rate limit's headers) too.
         self._observed = ObservabilityMiddleware(
-            RateLimitHeaders(super().__call__, limiter=self._rate_limiter)
+            RateLimitHeaders(super().__call__, limiter=self._rate_limiter),
+            log_every_request=settings.access_log is AccessLog.ALL,
+            slow_seconds=settings.access_log_slow_seconds,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -136,6 +138,7 @@ def create_app(
     configure_logging(settings.log_level)
     tracing = create_tracing(settings)
     app = Service(
+        settings,
         # The service traces, counts and logs its requests itself (observability/): FastAPI's
         # own telemetry would do it twice, and checks its settings on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False},

@@ -55,6 +55,7 @@ def assert_refused(response: Response, error: str | None, detail: str) -> None:
         assert challenge == f'Bearer error="{error}", error_description="{detail}"'
 
 
+@pytest.mark.settings(access_log="all")
 async def test_a_token_from_the_token_endpoint_is_accepted(
     anonymous: AsyncClient, oidc_provider: LocalProvider, log_lines: LogLines
 ) -> None:

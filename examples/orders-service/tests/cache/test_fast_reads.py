@@ -17,6 +17,7 @@ from fastapi import (
     Request,
     Response,
 )
+from fastapi.dependencies.models import Dependant
 from httpx import AsyncClient
 from starlette.routing import NoMatchFound
 
@@ -24,7 +25,7 @@ from orders_service.cache.aside import CacheAside
 from orders_service.cache.fast_reads import (
     CachedReadRoute,
     answered_from_cache,
-    direct_calls,
+    guard_steps,
 )
 from orders_service.cache.store import MemoryCache
 from tests.apps import client_of
@@ -188,7 +189,71 @@ async def test_request_only_async_dependencies_are_awaited_without_the_solver(
 
     assert (hit.status_code, hit.content) == (200, b"{}")
     assert len(calls) == 1
-    assert (direct_calls(cached.guards.dependencies) is not None) is direct
+    (step,) = guard_steps(cached.guards.dependencies, cached.path)
+    assert (not isinstance(step, Dependant)) is direct
+
+
+async def counted_again(request: Request) -> None:
+    calls.append("counted again")
+
+
+@pytest.mark.parametrize("key", ["open", None])
+async def test_awaited_and_solved_dependencies_run_in_the_routes_order(
+    cache: CacheAside, key: str | None
+) -> None:
+    router = APIRouter(dependencies=[Depends(require_key)])
+
+    @router.get("/plain/{doc_id}", dependencies=[Depends(counted_again)])
+    @answered_from_cache("plain:{doc_id}")
+    async def read_plain(doc_id: str) -> Response:
+        return Response(b"{}", media_type="application/json")
+
+    app = FastAPI(dependencies=[Depends(counted)])
+    app.include_router(router)
+    app.router.routes[:0] = CachedReadRoute.for_app(app, cache=lambda: cache)
+    (cached,) = [route for route in app.router.routes if isinstance(route, CachedReadRoute)]
+    headers = {} if key is None else {"x-key": key}
+    async with client_of(app) as client:
+        calls.clear()
+        routed = await client.get("/plain/a", headers=headers)  # a miss: the route answers
+        on_the_route = list(calls)
+        await cache.cache.set("plain:a", b"{}", 60)
+        calls.clear()
+        hit = await client.get("/plain/a", headers=headers)
+
+    steps = guard_steps(cached.guards.dependencies, cached.path)
+    assert [isinstance(step, Dependant) for step in steps] == [False, True, False]
+    assert hit.status_code == routed.status_code == (200 if key else 422)
+    assert hit.json() == routed.json()
+    assert calls == on_the_route, "a missing header is refused after every dependency ran"
+    assert on_the_route[0] == "counted /plain/a"
+    assert on_the_route[-1] == "counted again"
+
+
+async def test_a_dependency_the_solver_meets_again_runs_once(cache: CacheAside) -> None:
+    async def checked(
+        _: Annotated[None, Depends(counted)], x_key: Annotated[str, Header()]
+    ) -> None:
+        calls.append("checked")
+
+    app = FastAPI(dependencies=[Depends(counted), Depends(checked)])
+
+    @app.get("/plain/{doc_id}")
+    @answered_from_cache("plain:{doc_id}")
+    async def read_plain(doc_id: str) -> Response:
+        return Response(b"{}", media_type="application/json")
+
+    app.router.routes[:0] = CachedReadRoute.for_app(app, cache=lambda: cache)
+    (cached,) = [route for route in app.router.routes if isinstance(route, CachedReadRoute)]
+    await cache.cache.set("plain:a", b"{}", 60)
+    async with client_of(app) as client:
+        calls.clear()
+        hit = await client.get("/plain/a", headers={"x-key": "k"})
+
+    (step,) = guard_steps(cached.guards.dependencies, cached.path)
+    assert isinstance(step, Dependant), "counted goes to the solver, whose cache runs it once"
+    assert hit.status_code == 200
+    assert calls == ["counted /plain/a", "checked"]
 
 
 @pytest.mark.parametrize("use_cache", [True, False])

@@ -129,6 +129,7 @@ async def test_absent_items_and_other_methods_are_left_to_the_route(
     assert routed_reads == [UUID(item["id"]), absent, absent, UUID(item["id"])]
 
 
+@pytest.mark.settings(access_log="all")
 async def test_metrics_and_the_access_log_name_the_route(
     client: AsyncClient, log_lines: LogLines
 ) -> None:

@@ -123,6 +123,8 @@ def test_uvicorns_own_access_log_is_off(monkeypatch: pytest.MonkeyPatch) -> None
 
     assert calls[0]["access_log"] is False
     assert not logging.getLogger("uvicorn.access").isEnabledFor(logging.INFO)
+    # What uvicorn checks, once per connection, before it builds a line for each response.
+    assert not logging.getLogger("uvicorn.access").hasHandlers()
 
 
 def test_a_line_without_a_record_reads_as_one_with() -> None:

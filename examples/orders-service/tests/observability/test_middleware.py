@@ -1,4 +1,4 @@
-"""One access log line and the request metrics for every request, cheaply."""
+"""The request metrics for every request, and its access line when asked for, cheaply."""
 
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ def access_lines(log_lines: LogLines) -> list[dict[str, object]]:
     return [line for line in log_lines() if line["logger"] == ACCESS_LOGGER]
 
 
+@pytest.mark.settings(access_log="all")
 class TestAccessLog:
     async def test_one_line_per_request_with_its_fields(
         self, client: AsyncClient, log_lines: LogLines
@@ -111,6 +112,57 @@ class TestAccessLog:
         await client.get("/livez")
 
         assert not access_lines(log_lines)
+
+
+class TestAccessLogByDefault:
+    """Lines for what was refused, failed, left unanswered or slow; the rest is counted."""
+
+    async def test_no_line_for_a_quick_answer_below_400(
+        self, client: AsyncClient, log_lines: LogLines
+    ) -> None:
+        created = await client.post(ITEMS, json=item_payload())
+        read = await client.get(f"{ITEMS}/{created.json()['id']}")
+        live = await client.get("/livez")
+
+        assert [created.status_code, read.status_code, live.status_code] == [201, 200, 200]
+        assert not access_lines(log_lines)
+
+    async def test_a_line_for_each_refusal_and_failure(
+        self, app: FastAPI, client: AsyncClient, log_lines: LogLines
+    ) -> None:
+        @app.get("/boom")
+        async def boom() -> None:
+            msg = "unexpected"
+            raise RuntimeError(msg)
+
+        await client.get("/livez")
+        await client.get(f"{ITEMS}/not-an-id", headers={"X-Request-ID": "refused-1"})
+        await client.get("/boom")
+
+        lines = access_lines(log_lines)
+        assert [(line["route"], line["status"]) for line in lines] == [
+            (ITEM_ROUTE, 422),
+            ("/boom", 500),
+        ]
+        assert lines[0]["request_id"] == "refused-1"
+
+    @pytest.mark.settings(access_log_slow_seconds=0)
+    async def test_a_line_for_a_slow_answer(self, client: AsyncClient, log_lines: LogLines) -> None:
+        await client.get("/livez")
+
+        (line,) = access_lines(log_lines)
+        assert (line["route"], line["status"]) == ("/livez", 200)
+
+    async def test_a_line_for_a_request_left_unanswered(self, log_lines: LogLines) -> None:
+        async def hang_up(scope: Scope, receive: Receive, send: Send) -> None:
+            """An app whose client went away before it answered."""
+
+        scope: Scope = {"type": "http", "method": "GET", "path": "/gone", "headers": []}
+        middleware = ObservabilityMiddleware(hang_up, log_every_request=False)
+        await middleware(scope, receive_nothing, send_nowhere)
+
+        (line,) = access_lines(log_lines)
+        assert line["status"] == 499
 
 
 class TestRequestMetrics:

@@ -76,6 +76,7 @@ class TestThroughTheApp:
         assert failed.status_code == 500
         assert failed.headers["x-request-id"] == "id-500"
 
+    @pytest.mark.settings(access_log="all")
     async def test_every_line_logged_while_serving_carries_the_id(
         self, app: FastAPI, client: AsyncClient, log_lines: LogLines
     ) -> None:

@@ -1,4 +1,4 @@
-"""What every HTTP request goes through: its ID, its metrics and its access log line."""
+"""What every HTTP request goes through: its ID, its metrics and, when asked, its access line."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from .request_id import HEADER, request_id_from, request_id_var
 
 # Logged when the app returns without answering: the client went away first (nginx's code).
 CLIENT_CLOSED_REQUEST = 499
+# From here on a request was refused or failed: it gets an access line whatever the setting.
+LOGGED_FROM_STATUS = 400
 
 # Named after the service's package, not this module: `<package>.access`, as documented.
 access_logger = logging.getLogger(f"{__name__.partition('.')[0]}.access")
@@ -47,7 +49,9 @@ def route_template(scope: Scope) -> str:
 
 
 class ObservabilityMiddleware:
-    """Request ID, metrics and one access log line for every HTTP request.
+    """Request ID and metrics for every HTTP request, and an access log line for every one
+    (`log_every_request`) or only for those answered 400 and above, left unanswered (499)
+    or taking `slow_seconds` or more.
 
     Pure ASGI, and one layer rather than three, so a request pays for one wrapper of
     `send` and one clock read at each end; nothing is allocated that a log line or a
@@ -55,8 +59,12 @@ class ObservabilityMiddleware:
     the 500s Starlette's outermost error middleware sends are counted and carry the ID.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(
+        self, app: ASGIApp, *, log_every_request: bool = True, slow_seconds: float = 0.5
+    ) -> None:
         self.app = app
+        self.log_every_request = log_every_request
+        self.slow_seconds = slow_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -94,7 +102,8 @@ class ObservabilityMiddleware:
             active.dec()
             route = route_template(scope)
             metrics.observe_request(method, route, status, seconds)
-            if access_logger.isEnabledFor(logging.INFO):
+            unusual = status >= LOGGED_FROM_STATUS or seconds >= self.slow_seconds
+            if (self.log_every_request or unusual) and access_logger.isEnabledFor(logging.INFO):
                 log_access(scope, route, status, seconds)
             request_id_var.reset(token)
 

@@ -12,12 +12,14 @@ than the cache keys it misses and goes to the route, which parses it. `loaders` 
 dependencies the endpoint loads with (its service): a cache hit needs none of them.
 
 `CachedReadRoute` is a route the app puts in front of its own, so what it answers has passed
-every middleware and its errors reach the app's exception handlers. On a hit it solves
-every other dependency of the route, at every level (app, routers, route, and theirs),
-with FastAPI's own solver: authentication, the rate limit and a team's own checks run and
-refuse exactly as they would on the route. On a miss, or while a loader is overridden (in
-tests), the request goes on to the route, which loads, caches and answers. What it saves
-is the rest of routing, the endpoint's own parameters and its response handling.
+every middleware and its errors reach the app's exception handlers. On a hit it runs
+every other dependency of the route, at every level (app, routers, route, and theirs), in
+the route's order: authentication, the rate limit and a team's own checks run and refuse
+exactly as they would on the route. FastAPI's own solver runs those with parameters,
+sub-dependencies or `yield`; one that takes the request alone is awaited directly, at a
+fraction of the solver's cost. On a miss, or while a loader is overridden (in tests), the
+request goes on to the route, which loads, caches and answers. What it saves is the rest
+of routing, the endpoint's own parameters and its response handling.
 """
 
 from __future__ import annotations
@@ -94,28 +96,50 @@ def without(
             yield dependency
 
 
-def direct_calls(
-    dependencies: Iterable[Dependant],
-) -> list[Callable[[Request], Awaitable[Any]]] | None:
-    """The dependencies as plain awaits, when each is an `async` callable of the request alone
-    (the rate limit, the app's state): FastAPI's solver costs more than they do. None when
-    any needs the solver (parameters, sub-dependencies, `yield`, a plain `def`). Each is
-    awaited once per request unless it opts out of FastAPI's cache (`use_cache=False`), as
-    the solver does when one is declared at several levels."""
-    calls: list[Callable[[Request], Awaitable[Any]]] = []
+# A step of the guards: a dependency awaited with the request, or ones FastAPI solves.
+Step = Callable[[Request], Awaitable[Any]] | Dependant
+
+
+def guard_steps(dependencies: list[Dependant], path: str) -> list[Step]:
+    """The dependencies in order, each `async` callable of the request alone (the rate limit,
+    the app's state) as a plain await, the others (parameters, sub-dependencies, `yield`, a
+    plain `def`) grouped for FastAPI's solver. One awaited directly that the solver would
+    also meet, beneath another, goes to the solver, whose cache then runs it once; a
+    repeated one is awaited once unless it opts out of that cache (`use_cache=False`)."""
+    solved: set[Callable[..., Any] | None] = set()
+    for dependency in dependencies:
+        if not _direct(dependency):
+            solved |= _calls(dependency)
+    steps: list[Step] = []
     awaited: set[Callable[..., Any]] = set()
     for dependency in dependencies:
         call = dependency.call
-        if dependency.use_cache and call in awaited:
-            continue
-        asynchronous = inspect.iscoroutinefunction(call) or inspect.iscoroutinefunction(
-            getattr(call, "__call__", None)  # noqa: B004 - an instance with an async __call__
-        )
-        if call is None or not asynchronous or any(getattr(dependency, f) for f in OTHER_INPUTS):
-            return None
-        awaited.add(call)
-        name = dependency.request_param_name
-        calls.append(call if name is None else _with_request(call, name))
+        if call is not None and _direct(dependency) and call not in solved:
+            if dependency.use_cache and call in awaited:
+                continue
+            awaited.add(call)
+            name = dependency.request_param_name
+            steps.append(call if name is None else _with_request(call, name))
+        elif steps and isinstance(steps[-1], Dependant):
+            steps[-1].dependencies.append(dependency)
+        else:
+            steps.append(Dependant(dependencies=[dependency], path=path))
+    return steps
+
+
+def _direct(dependency: Dependant) -> bool:
+    call = dependency.call
+    asynchronous = inspect.iscoroutinefunction(call) or inspect.iscoroutinefunction(
+        getattr(call, "__call__", None)  # noqa: B004 - an instance with an async __call__
+    )
+    return asynchronous and not any(getattr(dependency, f) for f in OTHER_INPUTS)
+
+
+def _calls(dependency: Dependant) -> set[Callable[..., Any] | None]:
+    """The dependency's call and those of everything beneath it."""
+    calls = {dependency.call}
+    for beneath in dependency.dependencies:
+        calls |= _calls(beneath)
     return calls
 
 
@@ -140,7 +164,7 @@ class CachedReadRoute(BaseRoute):
             dependencies=list(without(route.dependant.dependencies, self.read.loaders)),
             path=self.path,
         )
-        self._direct = direct_calls(self.guards.dependencies)
+        self._steps = guard_steps(self.guards.dependencies, self.path)
 
     @classmethod
     def for_app(cls, app: FastAPI, cache: Callable[[], CacheAside]) -> list[CachedReadRoute]:
@@ -174,8 +198,11 @@ class CachedReadRoute(BaseRoute):
             await self._app.router(scope, receive, send)
             return
         request = Request(scope, receive, send)
-        if self._direct is not None and not self._app.dependency_overrides:
-            for call in self._direct:
+        # An override may replace any dependency with one that needs the solver.
+        steps: list[Step] = [self.guards] if self._app.dependency_overrides else self._steps
+        awaited = [step for step in steps if not isinstance(step, Dependant)]
+        if len(awaited) == len(steps):
+            for call in awaited:
                 await call(request)
             await self._answer(scope, receive, send, body)
             return
@@ -183,16 +210,37 @@ class CachedReadRoute(BaseRoute):
             scope["fastapi_inner_astack"] = request_stack
             async with AsyncExitStack() as function_stack:
                 scope["fastapi_function_astack"] = function_stack
-                solved = await solve_dependencies(
-                    request=request,
-                    dependant=self.guards,
-                    dependency_overrides_provider=self._app,
-                    async_exit_stack=request_stack,
-                    embed_body_fields=False,
-                )
-                if solved.errors:
-                    raise RequestValidationError(solved.errors)
-            await self._answer(scope, receive, send, body, solved.background_tasks)
+                background = await self._solve(request, steps, request_stack)
+            await self._answer(scope, receive, send, body, background)
+
+    async def _solve(
+        self, request: Request, steps: list[Step], request_stack: AsyncExitStack
+    ) -> BackgroundTasks | None:
+        """The steps in order, as the route's solver runs them: one cache of results, one set
+        of background tasks, and invalid parameters refused once every dependency has run.
+        (What dependencies set on a `Response` parameter FastAPI drops for an endpoint that
+        answers a Response, as this one does.)"""
+        cache: dict[Any, Any] = {}
+        background: BackgroundTasks | None = None
+        errors: list[Any] = []
+        for step in steps:
+            if not isinstance(step, Dependant):
+                await step(request)
+                continue
+            solved = await solve_dependencies(
+                request=request,
+                dependant=step,
+                background_tasks=background,
+                dependency_overrides_provider=self._app,
+                dependency_cache=cache,
+                async_exit_stack=request_stack,
+                embed_body_fields=False,
+            )
+            errors += solved.errors
+            background = solved.background_tasks
+        if errors:
+            raise RequestValidationError(errors)
+        return background
 
     async def _answer(
         self,

@@ -124,10 +124,14 @@ def configure_logging(level: str) -> None:
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    for name in ("uvicorn", "uvicorn.error"):
         uvicorn_logger = logging.getLogger(name)
         uvicorn_logger.handlers.clear()
         uvicorn_logger.propagate = True
-    # The app writes one access line per request (middleware.py); uvicorn's would double it
-    # when the app is served by `uvicorn` itself rather than `python -m`.
-    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    # The app writes the access lines (middleware.py): uvicorn's would double them. With a
+    # handler to reach, uvicorn also builds its line's arguments for every response before
+    # the level is checked (served by `python -m` or by `uvicorn` alike).
+    uvicorn_access = logging.getLogger("uvicorn.access")
+    uvicorn_access.handlers.clear()
+    uvicorn_access.propagate = False
+    uvicorn_access.setLevel(logging.WARNING)
