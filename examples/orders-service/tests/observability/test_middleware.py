@@ -7,7 +7,7 @@ import json
 import logging
 
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException, Request, status
 from httpx import AsyncClient
 from prometheus_client import REGISTRY
 from starlette.types import Message, Receive, Scope, Send
@@ -18,6 +18,7 @@ from orders_service.observability.logging import (
 )
 from orders_service.observability.middleware import (
     ObservabilityMiddleware,
+    add_response_headers,
 )
 from tests.factories import item_payload
 from tests.logs import ACCESS_LOGGER, LogLines
@@ -206,6 +207,22 @@ class TestRequestMetrics:
         assert REGISTRY.get_sample_value("http_server_active_requests", {"method": "GET"}) == (
             seen[0] - 1
         )
+
+
+async def test_headers_asked_for_while_serving_reach_the_response_errors_included(
+    app: FastAPI, client: AsyncClient
+) -> None:
+    @app.get("/refused")
+    async def refused(request: Request) -> None:
+        add_response_headers(request.scope, lambda: [(b"x-first", b"1")])
+        add_response_headers(request.scope, lambda: [(b"x-second", b"2")])
+        raise HTTPException(status.HTTP_409_CONFLICT, "taken")
+
+    response = await client.get("/refused", headers={"X-Request-ID": "added-1"})
+
+    assert response.status_code == status.HTTP_409_CONFLICT
+    assert (response.headers["x-first"], response.headers["x-second"]) == ("1", "2")
+    assert response.headers["x-request-id"] == "added-1"
 
 
 async def test_other_protocols_pass_through() -> None:

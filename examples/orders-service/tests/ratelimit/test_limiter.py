@@ -167,6 +167,7 @@ def test_the_headers_are_those_of_the_limit_closest_to_refusing() -> None:
         (b"ratelimit-reset", b"50"),
     ]
     assert (b"retry-after", b"1") in limit_headers({"api": roomy, "burst": refused})
+    assert limit_headers({}) == [], "no limit decided: no headers"
 
 
 @asynccontextmanager

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from time import perf_counter, time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -27,12 +28,22 @@ _HEADER_NAME = HEADER.lower().encode()
 ROUTE_TEMPLATE = "route_template"
 # Where code serving a request leaves fields for its access line (the caller's subject).
 ACCESS_LOG_FIELDS = "access_log_fields"
+# Where code serving a request leaves what adds headers to its response, whoever answers it.
+RESPONSE_HEADERS = "response_headers"
+
+Headers = list[tuple[bytes, bytes]]
 
 
 def access_log_fields(scope: Scope) -> dict[str, object]:
     """The request's fields for its access line, to add to while serving it."""
     fields: dict[str, object] = scope.setdefault(ACCESS_LOG_FIELDS, {})
     return fields
+
+
+def add_response_headers(scope: Scope, headers: Callable[[], Headers]) -> None:
+    """Have the response to the request carry `headers()`, called as it starts: an error
+    handler's or a cached read's answer too, without another wrapper of `send`."""
+    scope.setdefault(RESPONSE_HEADERS, []).append(headers)
 
 
 def route_template(scope: Scope) -> str:
@@ -51,7 +62,8 @@ def route_template(scope: Scope) -> str:
 class ObservabilityMiddleware:
     """Request ID and metrics for every HTTP request, and an access log line for every one
     (`log_every_request`) or only for those answered 400 and above, left unanswered (499)
-    or taking `slow_seconds` or more.
+    or taking `slow_seconds` or more. The response carries the ID, and the headers others
+    asked for (`add_response_headers`).
 
     Pure ASGI, and one layer rather than three, so a request pays for one wrapper of
     `send` and one clock read at each end; nothing is allocated that a log line or a
@@ -80,7 +92,10 @@ class ObservabilityMiddleware:
             nonlocal status, answered
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), id_header]
+                headers = [*message.get("headers", ()), id_header]
+                for added in scope.get(RESPONSE_HEADERS, ()):
+                    headers += added()
+                message["headers"] = headers
             elif message["type"] == "http.response.body" and not message.get("more_body"):
                 answered = True
             await send(message)

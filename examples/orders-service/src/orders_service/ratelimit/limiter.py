@@ -22,11 +22,12 @@ from typing import Any, Protocol
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..config import Settings
 from ..core.problems import problem_responses
 from ..observability.metrics import record_rate_limited
+from ..observability.middleware import Headers, add_response_headers
 from .redis import RedisRequestLog
 
 # Past this many logged requests (some 30 MB), the per-process log forgets the least
@@ -267,7 +268,8 @@ class LimitedRoute(APIRoute):
 class RateLimitHeaders:
     """Pure ASGI middleware: it hands each request the app's limiter (`limiter()`, None
     while limits are off), and the response to a limited request carries the limit's
-    headers, whoever answers it (the route, an error handler, a cached read)."""
+    headers, whoever answers it (the route, an error handler, a cached read), added where
+    the observability middleware sends the request ID (`add_response_headers`)."""
 
     def __init__(self, app: ASGIApp, limiter: Callable[[], RateLimiter | None]) -> None:
         self.app = app
@@ -279,17 +281,14 @@ class RateLimitHeaders:
             return
         scope[LIMITER] = self._limiter()
         decisions = decisions_of(scope)
-
-        async def send_with_limits(message: Message) -> None:
-            if message["type"] == "http.response.start" and decisions:
-                message["headers"] = [*message.get("headers", ()), *limit_headers(decisions)]
-            await send(message)
-
-        await self.app(scope, receive, send_with_limits)
+        add_response_headers(scope, lambda: limit_headers(decisions))
+        await self.app(scope, receive, send)
 
 
-def limit_headers(decisions: dict[str, Decision]) -> list[tuple[bytes, bytes]]:
-    """The headers of the limit closest to refusing, as ASGI sends them."""
+def limit_headers(decisions: dict[str, Decision]) -> Headers:
+    """The headers of the limit closest to refusing, as ASGI sends them; none undecided."""
+    if not decisions:
+        return []
     strictest = min(decisions.values(), key=lambda d: (d.admitted, d.remaining))
     return [(name.lower().encode(), value.encode()) for name, value in strictest.headers().items()]
 
