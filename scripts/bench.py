@@ -27,8 +27,11 @@ this process) runs on CPU 1. Each case alternates service and bare, round after 
 
 Prints requests/s, p50 and p99 latency and each server's CPU time per request (from /proc),
 and the ratios service/bare with their targets: on a busy machine, the CPU ratio is the one
-to trust. Then, timed in one process of the `auth=oidc` render with its own `TokenVerifier`,
-what verifying a token costs against finding it verified before (`auth/verified.py`).
+to trust. Then the function calls one request of each of the three target cases costs,
+service and bare, fed to uvicorn's HTTP protocol in the render's process and counted by
+cProfile: a figure a busy machine does not move. Then, timed in one process of the
+`auth=oidc` render with its own `TokenVerifier`, what verifying a token costs against
+finding it verified before (`auth/verified.py`).
 A measurement to read, not a test: `make bench-service` or
 `uv run python scripts/bench.py [--seconds 5] [--rounds 2]`.
 """
@@ -251,6 +254,85 @@ async def main(issuer, audience, token, count):
 asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])))
 """
 
+# Run by the `auth=none` render's Python beside bare.py (argv[1]): the function calls, Python
+# and built-in, one request costs the service and the bare app, each fed to uvicorn's HTTP
+# protocol over a stand-in transport (no socket) and counted by cProfile. Unlike CPU time,
+# a count does not move when the machine is busy.
+CALL_COUNTS = """
+import asyncio
+import cProfile
+import json
+import pstats
+import sys
+
+sys.path.insert(0, sys.argv[1])
+
+import bare
+from uvicorn.config import Config
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.server import ServerState
+
+from orders_service.main import app as service
+
+WARM_UP, COUNTED = 200, 1000
+
+
+class Transport(asyncio.Transport):
+    def __init__(self):
+        super().__init__()
+        self.written = []
+
+    def get_extra_info(self, name, default=None):
+        return {"sockname": ("127.0.0.1", 8000), "peername": ("127.0.0.1", 40000)}.get(name, default)
+
+    def write(self, data):
+        self.written.append(data)
+
+    def is_closing(self):
+        return False
+
+
+async def calls_per_request(app, request):
+    config = Config(app=app, access_log=False, log_config=None, lifespan="off", server_header=False)
+    config.load()
+    state = ServerState()
+    protocol = HttpToolsProtocol(config, state, {}, _loop=asyncio.get_running_loop())
+    transport = Transport()
+    protocol.connection_made(transport)
+
+    async def serve(count):
+        for _ in range(count):
+            protocol.data_received(request)
+            while state.tasks:
+                await asyncio.gather(*state.tasks)
+
+    await serve(WARM_UP)
+    if not transport.written[-2].startswith(b"HTTP/1.1 200 "):
+        sys.exit(f"{request!r} answered {transport.written[-2][:40]!r}")
+    profile = cProfile.Profile()
+    profile.enable()
+    await serve(COUNTED)
+    profile.disable()
+    return pstats.Stats(profile).total_calls / COUNTED
+
+
+async def main(cases):
+    counts = {}
+    async with service.router.lifespan_context(service):
+        for name, path, headers, bare_app in cases:
+            lines = [f"GET {path} HTTP/1.1", "Host: 127.0.0.1:8000"]
+            lines += [f"{key}: {value}" for key, value in headers.items()]
+            request = ("\\r\\n".join(lines) + "\\r\\n\\r\\n").encode()
+            counts[name] = [
+                await calls_per_request(service, request),
+                await calls_per_request(getattr(bare, bare_app), request),
+            ]
+    print(json.dumps(counts))
+
+
+asyncio.run(main(json.loads(sys.argv[2])))
+"""
+
 # (target ratio or None, for information)
 TARGETS = {
     "cached read": 1.0,
@@ -398,6 +480,37 @@ def verification_costs(
     if done.returncode != 0:
         sys.exit(f"timing the token verifier failed: {done.stderr.strip()[-2000:]}")
     return cast(dict[str, float], json.loads(done.stdout))
+
+
+def call_counts(
+    python: str, project: Path, env: dict[str, str], bare_dir: Path, cases: list[Case]
+) -> dict[str, list[float]]:
+    """Function calls per request of each case, service and bare, in the render's process;
+    the service's sources are those the case's service runs (its PYTHONPATH, if any)."""
+    script = project.parent / "call_counts.py"
+    script.write_text(CALL_COUNTS)
+    described = [
+        [c.name, c.service_path, dict(c.headers), "protected" if c.headers else "app"]
+        for c in cases
+    ]
+    command = [python, str(script), str(bare_dir), json.dumps(described)]
+    done = subprocess.run(  # noqa: S603 - the script above, in the render's environment
+        command, cwd=project, env=env, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        sys.exit(f"counting calls failed: {done.stderr.strip()[-2000:]}")
+    # The service logs to stdout too: the counts are the last line.
+    return cast(dict[str, list[float]], json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def report_calls(counts: Mapping[str, list[float]]) -> None:
+    print(
+        "\nFunction calls per request (Python and built-in, cProfile), each request fed to "
+        "uvicorn's HTTP protocol in the render's process: counts a busy machine does not move"
+    )
+    print(f"  {'case':{NAME}} {'service':>8} {'bare':>8}   bare / service")
+    for name, (service, bare) in counts.items():
+        print(f"  {name:{NAME}} {service:8.0f} {bare:8.0f}   {bare / service:5.2f}x")
 
 
 def fetch(
@@ -832,6 +945,11 @@ def main() -> int:
             same_json(case)
         for case in (cases[0], cases[1], token_case):
             answered_from_cache(case)
+        counted = {**env, **database(project)}
+        calls = call_counts(python, project, counted, base, [cases[0], cases[2]])
+        protected_env = {**counted, "PYTHONPATH": str(protected_src)}
+        calls |= call_counts(python, project, protected_env, base, [cases[1]])
+        calls = {case.name: calls[case.name] for case in cases[:3]}  # the table's order
 
         pinning = "no taskset: servers and load share the CPUs"
         if pinned([], SERVER_CPU):
@@ -840,6 +958,7 @@ def main() -> int:
         results = measure(cases, load, options)
 
     report(results, load, options, pinning)
+    report_calls(calls)
     report_verification(verification)
     return 0
 

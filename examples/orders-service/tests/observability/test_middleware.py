@@ -36,6 +36,15 @@ def access_lines(log_lines: LogLines) -> list[dict[str, object]]:
     return [line for line in log_lines() if line["logger"] == ACCESS_LOGGER]
 
 
+def add_boom(app: FastAPI) -> None:
+    """`GET /boom`, a route failing with an error the app did not expect."""
+
+    @app.get("/boom")
+    async def boom() -> None:
+        msg = "unexpected"
+        raise RuntimeError(msg)
+
+
 @pytest.mark.settings(access_log="all")
 class TestAccessLog:
     async def test_one_line_per_request_with_its_fields(
@@ -67,22 +76,23 @@ class TestAccessLog:
     async def test_an_unexpected_error_is_logged_as_a_500(
         self, app: FastAPI, client: AsyncClient, log_lines: LogLines
     ) -> None:
-        @app.get("/boom")
-        async def boom() -> None:
-            msg = "unexpected"
-            raise RuntimeError(msg)
+        add_boom(app)
 
         await client.get("/boom")
 
         (line,) = access_lines(log_lines)
         assert (line["route"], line["status"]) == ("/boom", 500)
 
-    async def test_a_request_left_unanswered_is_logged_as_499(self, log_lines: LogLines) -> None:
+    @pytest.mark.parametrize("log_every_request", [True, False])
+    async def test_a_request_left_unanswered_is_logged_as_499(
+        self, log_lines: LogLines, log_every_request: bool
+    ) -> None:
         async def hang_up(scope: Scope, receive: Receive, send: Send) -> None:
             """An app whose client went away before it answered."""
 
         scope: Scope = {"type": "http", "method": "GET", "path": "/gone", "headers": []}
-        await ObservabilityMiddleware(hang_up)(scope, receive_nothing, send_nowhere)
+        middleware = ObservabilityMiddleware(hang_up, log_every_request=log_every_request)
+        await middleware(scope, receive_nothing, send_nowhere)
 
         (line,) = access_lines(log_lines)
         assert (line["status"], line["client"]) == (499, None)
@@ -116,7 +126,7 @@ class TestAccessLog:
 
 
 class TestAccessLogByDefault:
-    """Lines for what was refused, failed, left unanswered or slow; the rest is counted."""
+    """Lines for what was refused, failed or slow; the rest is only counted."""
 
     async def test_no_line_for_a_quick_answer_below_400(
         self, client: AsyncClient, log_lines: LogLines
@@ -131,10 +141,7 @@ class TestAccessLogByDefault:
     async def test_a_line_for_each_refusal_and_failure(
         self, app: FastAPI, client: AsyncClient, log_lines: LogLines
     ) -> None:
-        @app.get("/boom")
-        async def boom() -> None:
-            msg = "unexpected"
-            raise RuntimeError(msg)
+        add_boom(app)
 
         await client.get("/livez")
         await client.get(f"{ITEMS}/not-an-id", headers={"X-Request-ID": "refused-1"})
@@ -153,17 +160,6 @@ class TestAccessLogByDefault:
 
         (line,) = access_lines(log_lines)
         assert (line["route"], line["status"]) == ("/livez", 200)
-
-    async def test_a_line_for_a_request_left_unanswered(self, log_lines: LogLines) -> None:
-        async def hang_up(scope: Scope, receive: Receive, send: Send) -> None:
-            """An app whose client went away before it answered."""
-
-        scope: Scope = {"type": "http", "method": "GET", "path": "/gone", "headers": []}
-        middleware = ObservabilityMiddleware(hang_up, log_every_request=False)
-        await middleware(scope, receive_nothing, send_nowhere)
-
-        (line,) = access_lines(log_lines)
-        assert line["status"] == 499
 
 
 class TestRequestMetrics:
