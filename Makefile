@@ -24,9 +24,14 @@ $(BOOTSTRAP)/bin/uv:
 install: | $(UV) ## Install the locked tools into .venv (uv sync --frozen)
 	$(UV) sync --frozen
 
+# One worker more than the cores: the tests spend part of their time waiting on what they
+# start (renders, installs, servers). On 2 cores, three workers ran the suite in 800 s where
+# two took 933 s, the same day.
+TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
+
 .PHONY: test
 test: install ## Render the template and run every test, in parallel
-	$(RUN) pytest -n auto --dist loadgroup $(PYTEST_ARGS)
+	$(RUN) pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 .PHONY: test-fast
 test-fast: install ## The tests without the rendered projects' own gates
