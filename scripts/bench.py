@@ -900,13 +900,15 @@ def main() -> int:
         service = start([python, "-m", "orders_service"], project, database(project))
         item = create_item(service, {})
         item_path = f"/api/v1/items/{item['id']}"
-        # The same service with a team's authentication on its /api/v1 router: its copy of
-        # the sources comes first on the path, before the project's own.
+        # The same service with an access line for every request, as before the default
+        # logged only refused, failed and slow ones.
         every_line = start(
             [python, "-m", "orders_service"],
             project,
             {**database(project), "ORDERS_SERVICE_ACCESS_LOG": "all"},
         )
+        # The same service with a team's authentication on its /api/v1 router: its copy of
+        # the sources comes first on the path, before the project's own.
         protected_src = protect(project / "src", "orders_service")
         protected = start(
             [python, "-m", "orders_service"],

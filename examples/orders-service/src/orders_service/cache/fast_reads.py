@@ -165,6 +165,9 @@ class CachedReadRoute(BaseRoute):
             path=self.path,
         )
         self._steps = guard_steps(self.guards.dependencies, self.path)
+        awaited = [step for step in self._steps if not isinstance(step, Dependant)]
+        # The steps when none needs the solver: then a hit needs no exit stacks either.
+        self._awaited_only = awaited if len(awaited) == len(self._steps) else None
 
     @classmethod
     def for_app(cls, app: FastAPI, cache: Callable[[], CacheAside]) -> list[CachedReadRoute]:
@@ -199,13 +202,13 @@ class CachedReadRoute(BaseRoute):
             return
         request = Request(scope, receive, send)
         # An override may replace any dependency with one that needs the solver.
-        steps: list[Step] = [self.guards] if self._app.dependency_overrides else self._steps
-        awaited = [step for step in steps if not isinstance(step, Dependant)]
-        if len(awaited) == len(steps):
-            for call in awaited:
+        overridden = bool(self._app.dependency_overrides)
+        if self._awaited_only is not None and not overridden:
+            for call in self._awaited_only:
                 await call(request)
             await self._answer(scope, receive, send, body)
             return
+        steps: list[Step] = [self.guards] if overridden else self._steps
         async with AsyncExitStack() as request_stack:
             scope["fastapi_inner_astack"] = request_stack
             async with AsyncExitStack() as function_stack:
