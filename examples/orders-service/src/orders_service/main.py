@@ -21,6 +21,7 @@ from .auth.verifier import TOKEN_VERIFIER, open_token_verifier
 from .cache.fast_reads import CachedReadRoute
 from .config import SERVICE, AccessLog, Settings, get_settings
 from .core.problems import Problem, add_problem_handlers
+from .core.routing import resolve_routes
 from .domains import DOMAINS
 from .observability.logging import configure_logging
 from .observability.metrics import record_build
@@ -41,6 +42,7 @@ class Service(FastAPI):
 
     def __init__(self, settings: Settings, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self._routes_resolved = False
         # What adds to the generated OpenAPI document, in order (see `openapi`).
         self.openapi_extensions: list[Callable[[dict[str, Any]], None]] = []
         # Outside every other middleware, Starlette's error handler included: its 500s are
@@ -59,11 +61,13 @@ class Service(FastAPI):
         return None if state is None else state.rate_limiter
 
     def build_middleware_stack(self) -> ASGIApp:
-        # Built on the first request, when every route is in place: cached reads are
-        # answered by a route in front of them, inside every middleware.
-        if not any(isinstance(route, CachedReadRoute) for route in self.router.routes):
+        # Built on the first request, when every route is in place: included routers' routes
+        # are matched where they are (core/routing.py), and cached reads answered by a route
+        # in front of them, inside every middleware.
+        if not self._routes_resolved:
             cached_reads = CachedReadRoute.for_app(self, cache=lambda: app_state(self).cache)
-            self.router.routes[:0] = cached_reads
+            self.router.routes[:] = [*cached_reads, *resolve_routes(self.router.routes)]
+            self._routes_resolved = True
         return super().build_middleware_stack()
 
     def openapi(self) -> dict[str, Any]:

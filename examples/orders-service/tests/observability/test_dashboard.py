@@ -29,7 +29,8 @@ def queries() -> list[str]:
 
 def exported() -> set[str]:
     """Every sample name the service's own metrics can produce."""
-    metrics.observe_request("GET", "/dashboard-test", 200, 0.001)
+    method = metrics.HTTP_REQUESTS.started("GET")
+    metrics.HTTP_REQUESTS.answered(method, "/dashboard-test", 200, 0.001)
     metrics.record_rate_limited("dashboard-test")
     return {
         sample.name

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from httpx import AsyncClient
-from prometheus_client import REGISTRY
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 from prometheus_client.parser import text_string_to_metric_families
 
 from orders_service.observability import metrics
@@ -65,14 +72,65 @@ def test_unusual_statuses_get_a_class_of_their_own() -> None:
     labels = {"method": "GET", "route": "/teapot", "status_class": "other"}
     before = REGISTRY.get_sample_value("http_server_requests_total", labels) or 0.0
 
-    metrics.observe_request("GET", "/teapot", 999, 0.001)
+    method = metrics.HTTP_REQUESTS.started("GET")
+    metrics.HTTP_REQUESTS.answered(method, "/teapot", 999, 0.001)
 
     assert REGISTRY.get_sample_value("http_server_requests_total", labels) == before + 1
 
 
 def test_methods_outside_the_common_set_are_other() -> None:
-    assert metrics.method_label("PATCH") == "PATCH"
-    assert metrics.method_label("PROPFIND") == "OTHER"
+    requests = metrics.HttpRequests()
+
+    assert requests.started("PATCH") == "PATCH"
+    assert requests.started("PROPFIND") == "OTHER"
+
+
+def test_requests_are_exposed_as_prometheus_client_would() -> None:
+    # The same requests counted by prometheus-client's own types: the scrape is the same,
+    # so dashboards and alerts read the same series.
+    ours, theirs = CollectorRegistry(), CollectorRegistry()
+    requests = metrics.HttpRequests()
+    ours.register(requests)
+    labels = ["method", "route", "status_class"]
+    counter = Counter(
+        "http_server_requests_total",
+        "HTTP requests answered, by method, route template and status class",
+        labels,
+        registry=theirs,
+    )
+    histogram = Histogram(
+        "http_server_request_duration_seconds",
+        "Time from receiving an HTTP request to the end of its response",
+        labels,
+        buckets=metrics.LATENCY_BUCKETS,
+        registry=theirs,
+    )
+    gauge = Gauge(
+        "http_server_active_requests",
+        "HTTP requests being answered, by method (the route is known only once routed)",
+        ["method"],
+        registry=theirs,
+    )
+    for method in sorted((*metrics.METHODS, metrics.OTHER_METHOD)):
+        gauge.labels(method)
+    answers = [
+        ("GET", "/livez", 200, 0.005),  # on a bucket's bound: counted in that bucket
+        ("GET", "/livez", 200, 0.0051),
+        ("POST", "/api/v1/items", 201, 0.3),
+        ("GET", "/api/v1/items/{item_id}", 404, 12.0),  # beyond the last bound: +Inf only
+        ("PROPFIND", "unmatched", 405, 0.0),
+    ]
+    for method, route, status, seconds in answers:
+        label = requests.started(method)
+        requests.answered(label, route, status, seconds)
+        status_class = f"{status // 100}xx"
+        counter.labels(label, route, status_class).inc()
+        histogram.labels(label, route, status_class).observe(seconds)
+    requests.started("DELETE")
+    gauge.labels("DELETE").inc()
+
+    scraped = generate_latest(ours).decode().splitlines()
+    assert scraped == generate_latest(theirs).decode().splitlines()
 
 
 def test_metrics_stay_out_of_the_api_document(app: FastAPI) -> None:

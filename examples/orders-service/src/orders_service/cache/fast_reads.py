@@ -40,8 +40,8 @@ from starlette.datastructures import URLPath
 from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import Receive, Scope, Send
 
+from ..core.routing import ROUTE_TEMPLATE
 from ..observability.metrics import record_cache_hit
-from ..observability.middleware import ROUTE_TEMPLATE
 from .aside import CacheAside
 
 MARK = "__answered_from_cache__"

@@ -9,6 +9,7 @@ from time import perf_counter, time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..core.problems import ANSWERED_ERROR
+from ..core.routing import ROUTE_TEMPLATE
 from . import metrics
 from .logging import json_line, sole_json_handler
 from .request_id import HEADER, request_id_from, request_id_var
@@ -23,9 +24,6 @@ access_logger = logging.getLogger(f"{__name__.partition('.')[0]}.access")
 
 _HEADER_NAME = HEADER.lower().encode()
 
-
-# Where code that answers before FastAPI routes a request names the route it answered for.
-ROUTE_TEMPLATE = "route_template"
 # Where code serving a request leaves fields for its access line (the caller's subject).
 ACCESS_LOG_FIELDS = "access_log_fields"
 # Where code serving a request leaves what adds headers to its response, whoever answers it.
@@ -100,9 +98,7 @@ class ObservabilityMiddleware:
                 answered = True
             await send(message)
 
-        method = metrics.method_label(scope["method"])
-        active = metrics.active_requests(method)
-        active.inc()
+        method = metrics.HTTP_REQUESTS.started(scope["method"])
         started = perf_counter()
         try:
             await self.app(scope, receive, send_with_id)
@@ -114,9 +110,8 @@ class ObservabilityMiddleware:
                 raise
         finally:
             seconds = perf_counter() - started
-            active.dec()
             route = route_template(scope)
-            metrics.observe_request(method, route, status, seconds)
+            metrics.HTTP_REQUESTS.answered(method, route, status, seconds)
             unusual = status >= LOGGED_FROM_STATUS or seconds >= self.slow_seconds
             if (self.log_every_request or unusual) and access_logger.isEnabledFor(logging.INFO):
                 log_access(scope, route, status, seconds)
