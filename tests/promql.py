@@ -14,8 +14,13 @@ SAMPLE_SUFFIXES = {
     "Gauge": ("",),
     "Histogram": ("_bucket", "_sum", "_count"),
     "Info": ("_info",),
+    # What a custom collector describes (prometheus_client.core); a counter's name is given
+    # without its `_total`, which the client strips anyway.
+    "CounterMetricFamily": ("_total",),
+    "GaugeMetricFamily": ("",),
+    "HistogramMetricFamily": ("_bucket", "_sum", "_count"),
 }
-DECLARATION = re.compile(r"\b(Counter|Gauge|Histogram|Info)\(\s*\"([a-zA-Z_:][a-zA-Z0-9_:]*)\"")
+DECLARATION = re.compile(rf"\b({'|'.join(SAMPLE_SUFFIXES)})\(\s*\"([a-zA-Z_:][a-zA-Z0-9_:]*)\"")
 # Grafana's variables, replaced by what PromQL can parse.
 GRAFANA_VARIABLES = {"$__rate_interval": "5m", "$__interval": "1m"}
 
@@ -47,7 +52,7 @@ def exported_metrics(project: Path) -> set[str]:
     """The sample names the rendered service's metrics module declares."""
     (module,) = project.glob("src/*/observability/metrics.py")
     return {
-        name + suffix
+        (name.removesuffix("_total") if kind == "CounterMetricFamily" else name) + suffix
         for kind, name in DECLARATION.findall(module.read_text())
         for suffix in SAMPLE_SUFFIXES[kind]
     }

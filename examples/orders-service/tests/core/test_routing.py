@@ -15,7 +15,11 @@ from pydantic import BaseModel
 from starlette.routing import BaseRoute, Mount
 from starlette.types import Receive, Scope, Send
 
-from orders_service.core.routing import ROUTE_TEMPLATE, ResolvedRoute, resolve_routes
+from orders_service.core.routing import (
+    ROUTE_TEMPLATE,
+    ResolvedRoute,
+    resolve_routes,
+)
 from tests.apps import client_of
 
 calls: list[str] = []
