@@ -26,10 +26,12 @@ this process) runs on CPU 1. Each case alternates service and bare, round after 
   same service against the plain bare route is shown too, from the same runs.
 
 Prints requests/s, p50 and p99 latency and each server's CPU time per request (from /proc),
-and the ratios service/bare with their targets: on a busy machine, the CPU ratio is the one
-to trust. Then the function calls one request of each of the three target cases costs,
-service and bare, fed to uvicorn's HTTP protocol in the render's process and counted by
-cProfile: a figure a busy machine does not move. Then, timed in one process of the
+and the ratios service/bare with their targets: of the two, the CPU ratio is the one a busy
+machine disturbs least, yet it moves by a fifth between runs here. So then, for the three
+target cases, service and bare, each request fed to uvicorn's HTTP protocol in the render's
+process: the function calls one request costs, counted by cProfile, and the machine
+instructions, counted by valgrind's callgrind (when installed), with the targets applied
+to their ratio: figures a busy machine does not move. Then, timed in one process of the
 `auth=oidc` render with its own `TokenVerifier`, what verifying a token costs against
 finding it verified before (`auth/verified.py`).
 A measurement to read, not a test: `make bench-service` or
@@ -56,7 +58,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
-from typing import cast
+from typing import IO, cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -254,11 +256,14 @@ async def main(issuer, audience, token, count):
 asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])))
 """
 
-# Run by the `auth=none` render's Python beside bare.py (argv[1]): the function calls, Python
-# and built-in, one request costs the service and the bare app, each fed to uvicorn's HTTP
-# protocol over a stand-in transport (no socket) and counted by cProfile. Unlike CPU time,
-# a count does not move when the machine is busy.
-CALL_COUNTS = """
+# Run by the `auth=none` render's Python beside bare.py (argv[1]): what one request of each
+# case (argv[2]) costs the service and the bare app, each fed to uvicorn's HTTP protocol over
+# a stand-in transport (no socket). argv[3] says what is counted: "calls", Python and
+# built-in, by cProfile; or "instructions", run under valgrind's callgrind, which counts
+# those run inside breakpoint() and writes them out as it returns (the bench turns
+# instrumentation on once the script says "ready"). Unlike CPU time, neither count moves
+# when the machine is busy.
+PER_REQUEST = """
 import asyncio
 import cProfile
 import json
@@ -275,6 +280,8 @@ from uvicorn.server import ServerState
 from orders_service.main import app as service
 
 WARM_UP, COUNTED = 200, 1000
+loop = asyncio.new_event_loop()
+asyncio.set_event_loop(loop)
 
 
 class Transport(asyncio.Transport):
@@ -292,11 +299,20 @@ class Transport(asyncio.Transport):
         return False
 
 
-async def calls_per_request(app, request):
-    config = Config(app=app, access_log=False, log_config=None, lifespan="off", server_header=False)
+def serving(app, request):
+    \"\"\"A function that serves COUNTED requests to app on one connection, warmed up.\"\"\"
+    # No keep-alive timer fires while another connection is counted.
+    config = Config(
+        app=app,
+        access_log=False,
+        log_config=None,
+        lifespan="off",
+        server_header=False,
+        timeout_keep_alive=3600,
+    )
     config.load()
     state = ServerState()
-    protocol = HttpToolsProtocol(config, state, {}, _loop=asyncio.get_running_loop())
+    protocol = HttpToolsProtocol(config, state, {}, _loop=loop)
     transport = Transport()
     protocol.connection_made(transport)
 
@@ -305,32 +321,51 @@ async def calls_per_request(app, request):
             protocol.data_received(request)
             while state.tasks:
                 await asyncio.gather(*state.tasks)
+        transport.written.clear()
 
-    await serve(WARM_UP)
-    if not transport.written[-2].startswith(b"HTTP/1.1 200 "):
-        sys.exit(f"{request!r} answered {transport.written[-2][:40]!r}")
+    protocol.data_received(request)
+    loop.run_until_complete(asyncio.gather(*state.tasks))
+    if not transport.written[0].startswith(b"HTTP/1.1 200 "):
+        sys.exit(f"{request!r} answered {transport.written[0][:40]!r}")
+    loop.run_until_complete(serve(WARM_UP))
+    return lambda: loop.run_until_complete(serve(COUNTED))
+
+
+def calls(serve):
     profile = cProfile.Profile()
     profile.enable()
-    await serve(COUNTED)
+    serve()
     profile.disable()
     return pstats.Stats(profile).total_calls / COUNTED
 
 
-async def main(cases):
-    counts = {}
-    async with service.router.lifespan_context(service):
-        for name, path, headers, bare_app in cases:
-            lines = [f"GET {path} HTTP/1.1", "Host: 127.0.0.1:8000"]
-            lines += [f"{key}: {value}" for key, value in headers.items()]
-            request = ("\\r\\n".join(lines) + "\\r\\n\\r\\n").encode()
-            counts[name] = [
-                await calls_per_request(service, request),
-                await calls_per_request(getattr(bare, bare_app), request),
-            ]
-    print(json.dumps(counts))
+def instructions(serve):
+    sys.breakpointhook = serve
+    breakpoint()
 
 
-asyncio.run(main(json.loads(sys.argv[2])))
+def main(cases, counted):
+    lifespan = service.router.lifespan_context(service)
+    loop.run_until_complete(lifespan.__aenter__())
+    servers = []
+    for name, path, headers, bare_app in cases:
+        lines = [f"GET {path} HTTP/1.1", "Host: 127.0.0.1:8000"]
+        lines += [f"{key}: {value}" for key, value in headers.items()]
+        request = ("\\r\\n".join(lines) + "\\r\\n\\r\\n").encode()
+        servers.append((name, serving(service, request)))
+        servers.append((name, serving(getattr(bare, bare_app), request)))
+    if counted == "instructions":
+        print("ready", flush=True)
+        sys.stdin.readline()
+    count = calls if counted == "calls" else instructions
+    figures = {}
+    for name, serve in servers:
+        figures.setdefault(name, []).append(count(serve))
+    loop.run_until_complete(lifespan.__aexit__(None, None, None))
+    print(json.dumps(figures))
+
+
+main(json.loads(sys.argv[2]), sys.argv[3])
 """
 
 # (target ratio or None, for information)
@@ -487,13 +522,7 @@ def call_counts(
 ) -> dict[str, list[float]]:
     """Function calls per request of each case, service and bare, in the render's process;
     the service's sources are those the case's service runs (its PYTHONPATH, if any)."""
-    script = project.parent / "call_counts.py"
-    script.write_text(CALL_COUNTS)
-    described = [
-        [c.name, c.service_path, dict(c.headers), "protected" if c.headers else "app"]
-        for c in cases
-    ]
-    command = [python, str(script), str(bare_dir), json.dumps(described)]
+    command = [python, *per_request_arguments(project, bare_dir, cases, "calls")]
     done = subprocess.run(  # noqa: S603 - the script above, in the render's environment
         command, cwd=project, env=env, capture_output=True, text=True, check=False
     )
@@ -501,6 +530,73 @@ def call_counts(
         sys.exit(f"counting calls failed: {done.stderr.strip()[-2000:]}")
     # The service logs to stdout too: the counts are the last line.
     return cast(dict[str, list[float]], json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def per_request_arguments(
+    project: Path, bare_dir: Path, cases: list[Case], counted: str
+) -> list[str]:
+    """PER_REQUEST's command line after the interpreter, for cases."""
+    script = project.parent / "per_request.py"
+    script.write_text(PER_REQUEST)
+    described = [
+        [c.name, c.service_path, dict(c.headers), "protected" if c.headers else "app"]
+        for c in cases
+    ]
+    return [str(script), str(bare_dir), json.dumps(described), counted]
+
+
+# Instrumentation off until the script is ready (importing the app under it takes minutes),
+# then instructions counted only inside breakpoint(), each call's in a file of its own.
+CALLGRIND = [
+    "--tool=callgrind",
+    "--instr-atstart=no",
+    "--collect-atstart=no",
+    "--toggle-collect=builtin_breakpoint",
+    "--dump-after=builtin_breakpoint",
+]
+COUNTED_REQUESTS = 1000  # PER_REQUEST's COUNTED
+
+
+def instruction_counts(
+    python: str, project: Path, env: dict[str, str], bare_dir: Path, cases: list[Case]
+) -> dict[str, list[float]]:
+    """Machine instructions per request of each case, service and bare, counted by valgrind's
+    callgrind in the render's process: the same figures however busy the machine is. Empty
+    without valgrind."""
+    valgrind, control = shutil.which("valgrind"), shutil.which("callgrind_control")
+    if valgrind is None or control is None:
+        return {}
+    dumps = Path(tempfile.mkdtemp(dir=project.parent, prefix="callgrind-"))
+    command = [valgrind, *CALLGRIND, f"--callgrind-out-file={dumps / 'counted'}", python]
+    command += per_request_arguments(project, bare_dir, cases, "instructions")
+    counting = subprocess.Popen(  # noqa: S603 - valgrind running the script above
+        command,
+        cwd=project,
+        env={**env, "PYTHONHASHSEED": "0"},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    # The service logs to stdout too: "ready" is a line of its own, and then the script waits.
+    for line in cast(IO[str], counting.stdout):
+        if line.strip() == "ready":
+            break
+    turn_on = [control, "--instr=on", str(counting.pid)]
+    subprocess.run(turn_on, capture_output=True, check=True)  # noqa: S603
+    out, err = counting.communicate("go\n")
+    if counting.returncode != 0:
+        sys.exit(f"counting instructions failed: {err.strip()[-2000:]}")
+    # Each case's service, then its bare app: a file each, numbered in that order.
+    written = sorted(dumps.glob("counted.*"), key=lambda path: int(path.suffix[1:]))
+    totals = [int(re.findall(r"^totals: (\d+)$", d.read_text(), re.MULTILINE)[0]) for d in written]
+    runs = [name for name, sides in json.loads(out.strip().splitlines()[-1]).items() for _ in sides]
+    if len(totals) != len(runs):
+        sys.exit(f"callgrind wrote {len(totals)} counts for {len(runs)} counted runs")
+    figures: dict[str, list[float]] = {}
+    for name, total in zip(runs, totals, strict=True):
+        figures.setdefault(name, []).append(total / COUNTED_REQUESTS)
+    return figures
 
 
 def report_calls(counts: Mapping[str, list[float]]) -> None:
@@ -511,6 +607,23 @@ def report_calls(counts: Mapping[str, list[float]]) -> None:
     print(f"  {'case':{NAME}} {'service':>8} {'bare':>8}   bare / service")
     for name, (service, bare) in counts.items():
         print(f"  {name:{NAME}} {service:8.0f} {bare:8.0f}   {bare / service:5.2f}x")
+
+
+def report_instructions(counts: Mapping[str, list[float]]) -> None:
+    if not counts:
+        print(
+            "\nInstructions per request: not counted, valgrind (callgrind_control) is not installed"
+        )
+        return
+    print(
+        "\nInstructions per request (valgrind's callgrind), the same requests fed the same way: "
+        "the CPU work itself, exact whatever else the machine does"
+    )
+    print(f"  {'case':{NAME}} {'service':>9} {'bare':>9}   bare / service | target")
+    for name, (service, bare) in counts.items():
+        ratio, target = bare / service, TARGETS[name]
+        verdict = "" if target is None else f">= {target}x {'met' if ratio >= target else 'MISSED'}"
+        print(f"  {name:{NAME}} {service:9.0f} {bare:9.0f}   {ratio:13.2f}x | {verdict}")
 
 
 def fetch(
@@ -860,7 +973,7 @@ def main() -> int:
     os.environ.setdefault("PYENV_VERSION", "3.11.7:3.12.1:3.13.0")
     load: Load = wrk if shutil.which("wrk") else python_load
     runs = len(TARGETS) * 2 * (options.rounds * options.seconds + 1)
-    print(f"rendering and installing twice, then about {runs} s of load", flush=True)
+    print(f"rendering and installing twice, then about {runs} s of load, then counting", flush=True)
     template = Path(os.environ.get("BENCH_TEMPLATE", REPO_ROOT))
 
     with tempfile.TemporaryDirectory() as scratch, ExitStack() as servers:
@@ -958,9 +1071,14 @@ def main() -> int:
             os.sched_setaffinity(0, {LOAD_CPU})
             pinning = f"servers on CPU {SERVER_CPU}, load on CPU {LOAD_CPU}"
         results = measure(cases, load, options)
+        # After the load: each count keeps a CPU busy for about a minute.
+        instructions = instruction_counts(python, project, counted, base, [cases[0], cases[2]])
+        instructions |= instruction_counts(python, project, protected_env, base, [cases[1]])
+        instructions = {case.name: instructions[case.name] for case in cases[:3] if instructions}
 
     report(results, load, options, pinning)
     report_calls(calls)
+    report_instructions(instructions)
     report_verification(verification)
     return 0
 
