@@ -119,11 +119,13 @@ def test_requests_are_exposed_as_prometheus_client_would() -> None:
         ("POST", "/api/v1/items", 201, 0.3),
         ("GET", "/api/v1/items/{item_id}", 404, 12.0),  # beyond the last bound: +Inf only
         ("PROPFIND", "unmatched", 405, 0.0),
+        ("GET", "/teapot", 999, 0.001),  # two unusual statuses: one series, "other"
+        ("GET", "/teapot", 600, 0.001),
     ]
     for method, route, status, seconds in answers:
         label = requests.started(method)
         requests.answered(label, route, status, seconds)
-        status_class = f"{status // 100}xx"
+        status_class = f"{status // 100}xx" if status < 600 else "other"
         counter.labels(label, route, status_class).inc()
         histogram.labels(label, route, status_class).observe(seconds)
     requests.started("DELETE")

@@ -68,8 +68,8 @@ class HttpRequests(Collector):
 
     def __init__(self) -> None:
         self._active = dict.fromkeys(sorted((*METHODS, OTHER_METHOD)), 0)
-        # Per (method, route, status // 100): one count per bucket, +Inf's last, then the sum.
-        self._answered: dict[tuple[str, str, int], list[float]] = {}
+        # Per (method, route, status class): one count per bucket, +Inf's last, then the sum.
+        self._answered: dict[tuple[str, str, str], list[float]] = {}
 
     def started(self, method: str) -> str:
         """Count a request being answered; its method label (OTHER outside the common set)."""
@@ -80,7 +80,7 @@ class HttpRequests(Collector):
     def answered(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count the answer to a request `started` labelled `method`, and its duration."""
         self._active[method] -= 1
-        key = (method, route, status // 100)
+        key = (method, route, _STATUS_CLASSES.get(status // 100, "other"))
         counts = self._answered.get(key)
         if counts is None:
             counts = self._answered[key] = [0.0] * (len(LATENCY_BUCKETS) + 2)
@@ -92,8 +92,7 @@ class HttpRequests(Collector):
 
     def collect(self) -> Iterator[Metric]:
         requests, durations, active = self._families()
-        for (method, route, status), counts in self._answered.items():
-            labels = [method, route, _STATUS_CLASSES.get(status, "other")]
+        for labels, counts in self._answered.items():
             cumulative = list(accumulate(counts[:-1]))
             requests.add_metric(labels, cumulative[-1])
             buckets = list(zip(_BUCKET_NAMES, cumulative, strict=True))
