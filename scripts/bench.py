@@ -261,8 +261,8 @@ asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])))
 # a stand-in transport (no socket). argv[3] says what is counted: "calls", Python and
 # built-in, by cProfile; or "instructions", run under valgrind's callgrind, which counts
 # those run inside breakpoint() and writes them out as it returns (the bench turns
-# instrumentation on once the script says "ready"). Unlike CPU time, neither count moves
-# when the machine is busy.
+# instrumentation on once the script says "ready"). argv[4]: how many requests are counted.
+# Unlike CPU time, neither count moves when the machine is busy.
 PER_REQUEST = """
 import asyncio
 import cProfile
@@ -279,7 +279,7 @@ from uvicorn.server import ServerState
 
 from orders_service.main import app as service
 
-WARM_UP, COUNTED = 200, 1000
+WARM_UP, COUNTED = 200, int(sys.argv[4])
 loop = asyncio.new_event_loop()
 asyncio.set_event_loop(loop)
 
@@ -386,6 +386,7 @@ READ_SCOPE = "items:read"
 OTHER_SCOPE = "items:write"  # a token without READ_SCOPE must be refused (403)
 TOKEN_SECONDS = 3600  # outlasts the run: the service keeps one verified token all along
 VERIFICATIONS = 5000
+COUNTED_REQUESTS = 1000  # per case and app, for calls and instructions per request
 SERVER_CPU, LOAD_CPU = 0, 1
 NAME = 34  # the width of the table's first column
 
@@ -542,7 +543,7 @@ def per_request_arguments(
         [c.name, c.service_path, dict(c.headers), "protected" if c.headers else "app"]
         for c in cases
     ]
-    return [str(script), str(bare_dir), json.dumps(described), counted]
+    return [str(script), str(bare_dir), json.dumps(described), counted, str(COUNTED_REQUESTS)]
 
 
 # Instrumentation off until the script is ready (importing the app under it takes minutes),
@@ -554,7 +555,6 @@ CALLGRIND = [
     "--toggle-collect=builtin_breakpoint",
     "--dump-after=builtin_breakpoint",
 ]
-COUNTED_REQUESTS = 1000  # PER_REQUEST's COUNTED
 
 
 def instruction_counts(
